@@ -1,0 +1,139 @@
+"""The ``callpulse`` command: demo, worker, exporter, simulate, rules. Flags override ``CALLPULSE_*`` variables."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from callpulse.settings import Settings, SettingsError, load_settings
+
+_COMMON = [
+    click.option("--kafka-bootstrap", help="Kafka bootstrap servers [env CALLPULSE_KAFKA_BOOTSTRAP]"),
+    click.option("--redis-url", help="Redis URL [env CALLPULSE_REDIS_URL]"),
+    click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="[env CALLPULSE_LOG_LEVEL]"),
+]
+
+
+def _with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the common flags and pass a validated ``settings`` instead of them."""
+
+    @functools.wraps(command)
+    def wrapper(kafka_bootstrap: str | None, redis_url: str | None, log_level: str | None, **kwargs: Any) -> Any:
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("setting_")}
+        try:
+            settings = load_settings(
+                kafka_bootstrap=kafka_bootstrap,
+                redis_url=redis_url,
+                log_level=log_level,
+                **{key.removeprefix("setting_"): value for key, value in overrides.items()},
+            )
+        except SettingsError as exc:
+            raise click.UsageError(str(exc)) from None
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        return command(settings=settings, **kwargs)
+
+    for option in reversed(_COMMON):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def main() -> None:
+    """callpulse: live call-center KPIs from events, on Prometheus.
+
+    \b
+    Examples:
+      callpulse demo                      # everything embedded, simulated traffic
+      callpulse worker --kafka-bootstrap kafka:9092 --redis-url redis://redis:6379/0
+      callpulse exporter --port 9466
+      callpulse simulate --rate 30
+    """
+
+
+@main.command(epilog="""\b
+Examples:
+  callpulse demo
+  callpulse demo --port 9466 --rate 60
+""")
+@click.option("--port", "exporter_port", type=int, default=0, show_default=True, help="Exporter port (0: a free one)")
+@click.option("--rate", type=float, default=None, help="Simulated arrivals per minute per queue")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Where child logs go (default: a temp dir)")
+def demo(exporter_port: int, rate: float | None, workdir: str | None) -> None:
+    """Run the embedded stack: Tansu broker, Valkey, worker, exporter and simulated traffic, until Ctrl-C."""
+    from callpulse.launcher import run_demo
+
+    sys.exit(run_demo(exporter_port=exporter_port, rate=rate, workdir=workdir))
+
+
+@main.command(epilog="""\b
+Examples:
+  callpulse worker
+  CALLPULSE_KAFKA_BOOTSTRAP=kafka:9092 CALLPULSE_REDIS_URL=redis://redis:6379/0 callpulse worker
+""")
+@_with_settings
+def worker(settings: Settings) -> None:
+    """Consume the contact and agent topics and keep the KPI state in Redis."""
+    from callpulse.runners import run_worker
+
+    sys.exit(run_worker(settings))
+
+
+@main.command(epilog="""\b
+Examples:
+  callpulse exporter
+  callpulse exporter --host 0.0.0.0 --port 9466
+  curl -s localhost:9466/metrics | grep callpulse_queue_longest_wait_seconds
+""")
+@click.option("--host", "setting_exporter_host", help="Listen address [env CALLPULSE_EXPORTER_HOST]")
+@click.option("--port", "setting_exporter_port", type=int, help="Listen port [env CALLPULSE_EXPORTER_PORT]")
+@_with_settings
+def exporter(settings: Settings) -> None:
+    """Serve /metrics (read from Redis at each scrape) and /health."""
+    from callpulse.runners import run_exporter
+
+    sys.exit(run_exporter(settings))
+
+
+@main.command(epilog="""\b
+Examples:
+  callpulse simulate
+  callpulse simulate --rate 60 --seed 7
+  callpulse simulate --speed 10 --duration 600
+""")
+@click.option("--rate", type=float, default=None, help="Arrivals per minute per queue (default: the profile's)")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed: same seed, same traffic")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second")
+@click.option("--warm-start", type=int, default=900, show_default=True, help="Seconds of history to send first")
+@click.option("--duration", type=float, default=None, help="Stop after this many real seconds (default: run until Ctrl-C)")
+@_with_settings
+def simulate(settings: Settings, rate: float | None, seed: int, speed: float, warm_start: int, duration: float | None) -> None:
+    """Produce simulated contact-center traffic to the configured Kafka."""
+    from callpulse.runners import run_simulator
+
+    sys.exit(run_simulator(settings, rate=rate, seed=seed, speed=speed, warm_start_seconds=warm_start, duration=duration))
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+    epilog="""\b
+Examples:
+  callpulse rules generate     # deploy/prometheus/alerts.yaml -> deploy/prometheus/rules.yml
+  callpulse rules check        # exit 1 when rules.yml is stale
+  callpulse rules --help
+""",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def rules(args: tuple[str, ...]) -> None:
+    """Generate or check the Prometheus alert rules from deploy/prometheus/alerts.yaml."""
+    from callpulse.rulegen import main as rules_main
+
+    sys.exit(rules_main(list(args)))
+
+
+if __name__ == "__main__":
+    main()

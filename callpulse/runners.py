@@ -1,0 +1,75 @@
+"""Run one part in the foreground: worker, exporter or simulator (each checks its dependencies first)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from callpulse import preflight, wiring
+from callpulse.settings import Settings
+
+log = logging.getLogger("callpulse")
+
+
+def _checked(settings: Settings, *, kafka: bool, redis: bool) -> bool:
+    try:
+        if redis:
+            preflight.check_redis(settings.redis_url)
+        if kafka:
+            preflight.check_kafka(settings.kafka_bootstrap)
+    except preflight.Unreachable as exc:
+        log.error("%s", exc)
+        return False
+    return True
+
+
+def run_worker(settings: Settings) -> int:
+    if not _checked(settings, kafka=True, redis=True):
+        return 2
+    from faust.worker import Worker
+
+    app = wiring.worker_app(settings)
+    worker = Worker(app, loglevel=settings.log_level.lower(), override_logging=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def run_exporter(settings: Settings) -> int:
+    if not _checked(settings, kafka=False, redis=True):
+        return 2
+    from redis import Redis
+
+    from exporters.server import ExporterServer
+
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    server = ExporterServer(wiring.collector(settings, redis), redis, host=settings.exporter_host, port=settings.exporter_port)
+    log.info("exporter serving %s/metrics", server.url)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("exporter stopping")
+    return 0
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def run_simulator(
+    settings: Settings, *, rate: float | None, seed: int, speed: float, warm_start_seconds: int, duration: float | None
+) -> int:
+    if not _checked(settings, kafka=True, redis=False):
+        return 2
+    from callpulse.produce import simulate_to_kafka
+
+    try:
+        sent: Any = asyncio.run(
+            simulate_to_kafka(settings, rate=rate, seed=seed, speed=speed, warm_start_seconds=warm_start_seconds, duration=duration)
+        )
+    except KeyboardInterrupt:
+        return 0
+    log.info("simulator sent %s events", sent)
+    return 0

@@ -1,0 +1,129 @@
+"""The one settings object: read from ``CALLPULSE_*`` variables and CLI flags, validated once, frozen.
+
+Every other module receives the values it needs as keyword arguments; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from processors.formulas import ServiceLevelVariant
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the variable and what to do."""
+
+
+class Settings(BaseSettings):
+    """Configuration of every callpulse process. Field ``foo_bar`` is variable ``CALLPULSE_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLPULSE_", frozen=True, extra="forbid")
+
+    # where the parts are
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis/Valkey URL (redis:// or rediss://)")
+    redis_prefix: str = Field("callpulse", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key")
+
+    # topics
+    contacts_topic: str = Field("callpulse.contacts", description="Topic of contact events, keyed by contact id")
+    agents_topic: str = Field("callpulse.agents", description="Topic of agent state events, keyed by agent id")
+    dead_letter_topic: str = Field("callpulse.dead-letter", description="Topic that receives rejected events")
+    topic_partitions: int = Field(8, ge=1, le=1024, description="Partitions of the topics callpulse creates")
+
+    # worker
+    app_id: str = Field("callpulse", description="Kafka consumer group / Faust app id")
+    batch_max_events: int = Field(2000, ge=1, le=100_000, description="Largest batch the worker applies at once")
+    batch_within_seconds: Seconds = Field(0.2, description="Longest wait to fill a batch")
+    broker_session_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer session timeout")
+    broker_rebalance_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer rebalance timeout")
+
+    # KPI definitions
+    bucket_seconds: int = Field(60, ge=1, le=3600, description="Width of the time buckets windows are made of")
+    windows: tuple[int, ...] = Field((300, 900, 3600), description="Rolling windows in seconds, comma separated")
+    allowed_lateness_seconds: int = Field(600, ge=0, description="Events older than the watermark by more go to the dead-letter topic")
+    stale_contact_seconds: int = Field(4 * 3600, ge=60, description="An open contact with no event for this long is dropped")
+    short_abandon_seconds: float = Field(5.0, ge=0, description="Abandons quicker than this are short abandons")
+    service_level_seconds: dict[str, float] = Field(
+        default_factory=lambda: {"voice": 20.0, "chat": 60.0, "email": 3600.0, "social": 900.0},
+        description="Service-level threshold per channel, e.g. voice=20,chat=60",
+    )
+    service_level_variant: ServiceLevelVariant = Field(
+        ServiceLevelVariant.ABANDONS_AGAINST,
+        description="How abandons count in service level: abandons_against, abandons_after_threshold_against, "
+        "abandons_within_threshold_met, abandons_ignored",
+    )
+    offered_includes_timeouts: bool = Field(True, description="Count queue timeouts as offered (and in abandon rate)")
+
+    # exporter
+    exporter_host: str = Field("127.0.0.1", description="Address the exporter listens on")
+    exporter_port: int = Field(9466, ge=0, le=65535, description="Port of /metrics and /health")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _parse_windows(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("service_level_seconds", mode="before")
+    @classmethod
+    def _parse_thresholds(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("{"):
+            pairs = (item.split("=", 1) for item in value.split(",") if item.strip())
+            return {name.strip(): float(seconds) for name, seconds in pairs}
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if urlparse(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> Settings:
+        if not self.windows:
+            raise ValueError("windows: give at least one window")
+        for window in self.windows:
+            if window <= 0 or window % self.bucket_seconds:
+                raise ValueError(f"windows: {window}s is not a positive multiple of bucket_seconds={self.bucket_seconds}")
+        for channel, seconds in self.service_level_seconds.items():
+            if seconds <= 0:
+                raise ValueError(f"service_level_seconds: threshold of {channel} must be > 0")
+        return self
+
+    @property
+    def kafka_broker_url(self) -> str:
+        """The bootstrap servers in the form Faust wants (kafka://host:port;host:port)."""
+        return ";".join(f"kafka://{server.strip()}" for server in self.kafka_bootstrap.split(","))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment, apply CLI overrides (``None`` means not given), validate; raise SettingsError."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            variable = f"CALLPULSE_{field.split('.')[0].upper()}" if field != "settings" else "settings"
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None

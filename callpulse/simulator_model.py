@@ -1,0 +1,324 @@
+"""A seeded discrete-event model of contact-center traffic that emits contract-v1 events.
+
+Pure: no clock reads and no I/O. ``TrafficModel.advance_to(t_ms)`` runs the simulation up to ``t_ms``
+(epoch milliseconds) and returns the events that happened, in event-time order. The same seed, start time
+and profile always give the same events, however the calls to ``advance_to`` are sliced.
+
+The model, per queue (a queue name on one channel, with its own agent pool):
+
+* contacts arrive as a Poisson process (``arrivals_per_minute``) and wait in FIFO order;
+* each caller has exponential patience and leaves (``abandoned``) if not taken in time; a queue with
+  ``max_wait_seconds`` removes the contact (``timeout``) when that comes first;
+* the agent idle longest takes the oldest waiting contact: the agent goes ``on_contact`` (ringing) and
+  the contact is ``answered`` after a short ring;
+* talk time is lognormal; some contacts are put on hold once; a few are ``transferred`` to another queue
+  of the same channel (a new leg: ``queued`` there with the same contact id), the rest ``ended``;
+* the agent then does wrap-up (``wrapup`` state, contact ``wrapup_ended``), sometimes takes an ``aux``
+  break with a reason, and is ``available`` again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from callpulse.simulator_profile import DEFAULT_PROFILE, QueueProfile, TrafficProfile
+from processors.timeutil import format_ms, parse_event_time_ms
+
+Stream = Literal["contacts", "agents"]
+EventDict = dict[str, str | int]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SimulatedEvent:
+    """One contract-v1 event and where it goes: ``stream`` names the topic, ``key`` is the Kafka key."""
+
+    stream: Stream
+    key: str
+    event: EventDict
+
+    @property
+    def time_ms(self) -> int:
+        """The event time in epoch milliseconds."""
+        return parse_event_time_ms(str(self.event["event_time"]))
+
+
+@dataclass
+class _Agent:
+    agent_id: str
+    home: QueueProfile
+
+
+Phase = Literal["waiting", "ringing", "talking", "wrapup"]
+
+
+@dataclass
+class _Leg:
+    """One contact in one queue, while it is open (until it leaves the queue or its wrap-up ends)."""
+
+    serial: int
+    contact_id: str
+    queue: QueueProfile
+    number: int = 1
+    phase: Phase = "waiting"
+    agent: _Agent | None = None
+    on_hold: bool = False
+
+
+@dataclass
+class _Pool:
+    profile: QueueProfile
+    waiting: deque[_Leg] = field(default_factory=deque)
+    idle: deque[_Agent] = field(default_factory=deque)
+
+
+Action = Callable[[int], None]
+
+
+class TrafficModel:
+    """The simulated contact center of ``profile``, starting empty at ``start_ms`` with agents logging in.
+
+    Identifiers carry a run tag made of the seed and the start time, so two runs (say the demo restarted
+    with a new warm start) never share an ``event_id``, ``contact_id`` or ``agent_id``.
+    """
+
+    def __init__(self, seed: int, start_ms: int, profile: TrafficProfile = DEFAULT_PROFILE) -> None:
+        self.seed = seed
+        self.start_ms = start_ms
+        self.profile = profile
+        self._rng = random.Random(seed)
+        self._tag = f"{seed}-{start_ms:x}"
+        self._now = start_ms
+        self._heap: list[tuple[int, int, Action]] = []
+        self._scheduled = 0
+        self._event_count = 0
+        self._contact_count = 0
+        self._leg_count = 0
+        self._out: list[SimulatedEvent] = []
+        self._pools = {queue.key: _Pool(queue) for queue in profile.queues}
+        self._agents: list[_Agent] = []
+        self._open: dict[int, _Leg] = {}  # by serial, in the order the legs were opened
+        for queue in profile.queues:
+            for number in range(1, queue.agents + 1):
+                agent = _Agent(f"{queue.queue}-{queue.channel}-{number:02d}.{self._tag}", queue)
+                self._agents.append(agent)
+                login = start_ms + self._ms(self._rng.uniform(0, profile.login_spread_seconds))
+                self._schedule(login, self._available_action(agent))
+            self._schedule(start_ms + self._interarrival_ms(queue), self._arrival_action(queue))
+
+    @classmethod
+    def warm_started(
+        cls, seed: int, now_ms: int, warm_seconds: float = 900.0, profile: TrafficProfile = DEFAULT_PROFILE
+    ) -> TrafficModel:
+        """A model started ``warm_seconds`` before ``now_ms``: ``advance_to(now_ms)`` yields that history."""
+        return cls(seed, now_ms - round(warm_seconds * 1000), profile)
+
+    @property
+    def now_ms(self) -> int:
+        """The simulated time the model has reached."""
+        return self._now
+
+    def waiting(self) -> dict[tuple[str, str], int]:
+        """Contacts waiting now, per (queue, channel)."""
+        return {key: len(pool.waiting) for key, pool in self._pools.items()}
+
+    def advance_to(self, t_ms: int) -> list[SimulatedEvent]:
+        """Run the simulation up to ``t_ms`` inclusive; return its events in non-decreasing time order.
+
+        A ``t_ms`` earlier than ``now_ms`` yields nothing (the model never goes back).
+        """
+        while self._heap and self._heap[0][0] <= t_ms:
+            at, _, action = heapq.heappop(self._heap)
+            self._now = at
+            action(at)
+        self._now = max(self._now, t_ms)
+        events, self._out = self._out, []
+        return events
+
+    def close(self, t_ms: int) -> list[SimulatedEvent]:
+        """Advance to ``t_ms``, then wind everything down at once; nothing happens after this.
+
+        Waiting and ringing contacts are ``abandoned``, talks end (a hold first ends), wrap-ups end, and every
+        agent goes ``offline``: a consumer is left with no open contact and no logged-in agent.
+        """
+        events = self.advance_to(t_ms)
+        at = self._now
+        self._heap.clear()
+        for leg in list(self._open.values()):
+            if leg.phase in ("waiting", "ringing"):
+                self._leave(at, leg, "abandoned")
+                continue
+            if leg.phase == "talking":
+                if leg.on_hold:
+                    self._leg_event(at, leg, "hold_end")
+                self._leg_event(at, leg, "ended")
+            self._leg_event(at, leg, "wrapup_ended")
+            del self._open[leg.serial]
+        for agent in self._agents:
+            self._agent_event(at, agent, "offline")
+        for pool in self._pools.values():
+            pool.waiting.clear()
+            pool.idle.clear()
+        return events + self.advance_to(at)
+
+    # --- random draws, in milliseconds ---------------------------------------------------------------
+
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        return max(0, round(seconds * 1000))
+
+    def _interarrival_ms(self, queue: QueueProfile) -> int:
+        return max(1, self._ms(self._rng.expovariate(queue.arrivals_per_minute / 60.0)))
+
+    def _lognormal_ms(self, mean_seconds: float, sigma: float, floor_seconds: float) -> int:
+        if mean_seconds <= 0:
+            return 0
+        mu = math.log(mean_seconds) - sigma * sigma / 2
+        return self._ms(max(floor_seconds, self._rng.lognormvariate(mu, sigma)))
+
+    # --- scheduling and emitting ---------------------------------------------------------------------
+
+    def _schedule(self, at: int, action: Action) -> None:
+        self._scheduled += 1
+        heapq.heappush(self._heap, (at, self._scheduled, action))
+
+    def _emit(self, at: int, stream: Stream, key: str, kind: str, queue: QueueProfile, **extra: str) -> None:
+        self._event_count += 1
+        event: EventDict = {
+            "schema_version": SCHEMA_VERSION,
+            "event_id": f"sim-{self._tag}-{self._event_count}",
+            "event_time": format_ms(at),
+            "type": kind,
+            "tenant": self.profile.tenant,
+            "queue": queue.queue,
+            "channel": queue.channel,
+        }
+        event.update(extra)
+        self._out.append(SimulatedEvent(stream, key, event))
+
+    def _leg_event(self, at: int, leg: _Leg, kind: str, **extra: str) -> None:
+        if leg.agent is not None and kind != "abandoned":
+            extra = {"agent_id": leg.agent.agent_id, **extra}
+        self._emit(at, "contacts", leg.contact_id, kind, leg.queue, contact_id=leg.contact_id, **extra)
+
+    def _agent_event(self, at: int, agent: _Agent, kind: str, **extra: str) -> None:
+        self._emit(at, "agents", agent.agent_id, kind, agent.home, agent_id=agent.agent_id, **extra)
+
+    # --- the model -----------------------------------------------------------------------------------
+
+    def _arrival_action(self, queue: QueueProfile) -> Action:
+        def arrive(at: int) -> None:
+            self._schedule(at + self._interarrival_ms(queue), arrive)
+            self._contact_count += 1
+            self._enqueue(at, f"sim-{self._tag}-c{self._contact_count}", queue, number=1)
+
+        return arrive
+
+    def _enqueue(self, at: int, contact_id: str, queue: QueueProfile, number: int) -> None:
+        self._leg_count += 1
+        leg = _Leg(self._leg_count, contact_id, queue, number)
+        self._open[leg.serial] = leg
+        self._leg_event(at, leg, "queued")
+        self._pools[queue.key].waiting.append(leg)
+        patience = self._ms(self._rng.expovariate(1.0 / queue.patience_mean_seconds))
+        limit = None if queue.max_wait_seconds is None else self._ms(queue.max_wait_seconds)
+        if limit is not None and limit <= patience:
+            self._schedule(at + limit, self._leave_action(leg, "timeout"))
+        else:
+            self._schedule(at + patience, self._leave_action(leg, "abandoned"))
+        self._dispatch(at, self._pools[queue.key])
+
+    def _leave_action(self, leg: _Leg, kind: str) -> Action:
+        def leave(at: int) -> None:
+            if leg.phase == "waiting":  # else an agent took it in the meantime
+                self._leave(at, leg, kind)
+
+        return leave
+
+    def _leave(self, at: int, leg: _Leg, kind: str) -> None:
+        if leg.phase == "waiting":
+            self._pools[leg.queue.key].waiting.remove(leg)
+        self._leg_event(at, leg, kind)
+        del self._open[leg.serial]
+
+    def _dispatch(self, at: int, pool: _Pool) -> None:
+        while pool.waiting and pool.idle:
+            leg = pool.waiting.popleft()
+            agent = pool.idle.popleft()
+            leg.phase, leg.agent = "ringing", agent
+            self._agent_event(at, agent, "on_contact")
+            low, high = pool.profile.ring_seconds
+            self._schedule(at + self._ms(self._rng.uniform(low, high)), self._answer_action(leg))
+
+    def _answer_action(self, leg: _Leg) -> Action:
+        def answer(at: int) -> None:
+            queue = leg.queue
+            leg.phase = "talking"
+            self._leg_event(at, leg, "answered")
+            talk = self._lognormal_ms(queue.talk_mean_seconds, queue.talk_sigma, floor_seconds=10.0)
+            hold = 0
+            if self._rng.random() < queue.hold_probability:
+                hold_at = at + max(1, round(talk * self._rng.uniform(0.2, 0.7)))
+                hold = max(1000, self._ms(self._rng.expovariate(1.0 / queue.hold_mean_seconds)))
+                self._schedule(hold_at, self._hold_action(leg, "hold_start"))
+                self._schedule(hold_at + hold, self._hold_action(leg, "hold_end"))
+            target = None
+            if leg.number == 1 and queue.transfer_to and self._rng.random() < queue.transfer_probability:
+                target = self._pools[(self._rng.choice(queue.transfer_to), queue.channel)].profile
+            self._schedule(at + talk + hold, self._end_action(leg, target))
+
+        return answer
+
+    def _hold_action(self, leg: _Leg, kind: str) -> Action:
+        def hold(at: int) -> None:
+            leg.on_hold = kind == "hold_start"
+            self._leg_event(at, leg, kind)
+
+        return hold
+
+    def _end_action(self, leg: _Leg, target: QueueProfile | None) -> Action:
+        def end(at: int) -> None:
+            leg.phase = "wrapup"
+            if target is None:
+                self._leg_event(at, leg, "ended")
+            else:
+                self._leg_event(at, leg, "transferred", to_queue=target.queue)
+            assert leg.agent is not None
+            self._agent_event(at, leg.agent, "wrapup")
+            wrapup = self._lognormal_ms(leg.queue.wrapup_mean_seconds, 0.5, floor_seconds=2.0)
+            self._schedule(at + wrapup, self._wrapup_done_action(leg))
+            if target is not None:
+                self._enqueue(at, leg.contact_id, target, number=leg.number + 1)
+
+        return end
+
+    def _wrapup_done_action(self, leg: _Leg) -> Action:
+        def wrapup_done(at: int) -> None:
+            self._leg_event(at, leg, "wrapup_ended")
+            del self._open[leg.serial]
+            agent, profile = leg.agent, self.profile
+            assert agent is not None
+            if self._rng.random() < profile.aux_probability:
+                self._agent_event(at, agent, "aux", reason=self._rng.choice(profile.aux_reasons))
+                pause = max(1000, self._ms(self._rng.expovariate(1.0 / profile.aux_mean_seconds)))
+                self._schedule(at + pause, self._available_action(agent))
+            else:
+                self._available_action(agent)(at)
+
+        return wrapup_done
+
+    def _available_action(self, agent: _Agent) -> Action:
+        def available(at: int) -> None:
+            self._agent_event(at, agent, "available")
+            pool = self._pools[agent.home.key]
+            pool.idle.append(agent)
+            self._dispatch(at, pool)
+
+        return available

@@ -1,0 +1,59 @@
+"""Turns the settings into the arguments of each part: the one place that knows all three packages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from callpulse.settings import Settings
+from exporters.collector import CallpulseCollector, KpiView
+from processors.events import Channel
+from processors.figures import KpiPolicy
+from processors.windows import WindowSpec
+
+
+def kpi_policy(settings: Settings) -> KpiPolicy:
+    thresholds = {Channel(name): int(seconds * 1000) for name, seconds in settings.service_level_seconds.items()}
+    defaults = KpiPolicy().service_level_ms
+    return KpiPolicy(
+        bucket_ms=settings.bucket_seconds * 1000,
+        short_abandon_ms=int(settings.short_abandon_seconds * 1000),
+        service_level_ms={**defaults, **thresholds},
+        allowed_lateness_ms=settings.allowed_lateness_seconds * 1000,
+        stale_contact_ms=settings.stale_contact_seconds * 1000,
+    )
+
+
+def kpi_view(settings: Settings) -> KpiView:
+    policy = kpi_policy(settings)
+    return KpiView(
+        windows=tuple(WindowSpec(seconds * 1000, policy.bucket_ms) for seconds in settings.windows),
+        service_level_variant=settings.service_level_variant,
+        offered_includes_timeouts=settings.offered_includes_timeouts,
+        service_level_seconds={channel.value: ms / 1000 for channel, ms in policy.service_level_ms.items()},
+    )
+
+
+def worker_app(settings: Settings) -> Any:
+    from streams.app import create_app  # imports Faust: only when a worker is wanted
+
+    return create_app(
+        app_id=settings.app_id,
+        broker_url=settings.kafka_broker_url,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        contacts_topic=settings.contacts_topic,
+        agents_topic=settings.agents_topic,
+        dead_letter_topic=settings.dead_letter_topic,
+        topic_partitions=settings.topic_partitions,
+        policy=kpi_policy(settings),
+        longest_window_seconds=max(settings.windows),
+        batch_max_events=settings.batch_max_events,
+        batch_within_seconds=settings.batch_within_seconds,
+        broker_session_timeout_seconds=settings.broker_session_timeout_seconds,
+        broker_rebalance_timeout_seconds=settings.broker_rebalance_timeout_seconds,
+    )
+
+
+def collector(settings: Settings, redis: Any) -> CallpulseCollector:
+    return CallpulseCollector(redis, prefix=settings.redis_prefix, view=kpi_view(settings), clock=time.time)

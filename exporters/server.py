@@ -1,0 +1,86 @@
+"""The exporter's HTTP server: ``/metrics`` (the collector, read from Redis at each scrape) and ``/health``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from redis import Redis
+from redis.exceptions import RedisError
+
+from exporters.collector import CallpulseCollector
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+def build_app(registry: CollectorRegistry, redis: Redis) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """WSGI app routing ``/metrics`` to prometheus_client and ``/health`` to a Redis ping."""
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+        if path == "/health":
+            try:
+                redis.ping()
+                status, body = "200 OK", {"status": "ok", "redis": "up"}
+            except RedisError as exc:
+                status, body = "503 Service Unavailable", {"status": "unavailable", "redis": f"down: {exc}"}
+            start_response(status, [("Content-Type", "application/json")])
+            return [json.dumps(body).encode()]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"callpulse exporter: see /metrics and /health\n"]
+
+    return app
+
+
+class ExporterServer:
+    """Serves the collector over HTTP in a background thread; ``port=0`` picks a free port."""
+
+    def __init__(self, collector: CallpulseCollector, redis: Redis, *, host: str, port: int) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(collector)
+        self._server = make_server(
+            host, port, build_app(self.registry, redis), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        self._host = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="callpulse-exporter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,226 @@
+"""One contact leg (a contact in one queue): its state, the checks on each new event, and what it contributes.
+
+What a leg contributes to the buckets is a pure function of the events it has seen (``contributions``), so
+applying an event is: check it, add it, and emit ``contributions(after) - contributions(before)``. The
+result does not depend on the order events arrive in; duplicates (same event id) are applied once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from processors.events import ContactEvent, ContactEventType, QueueRef, RejectReason, Rejection
+from processors.figures import BucketKey, Figure, KpiPolicy, MaxFigure
+from processors.windows import bucket_start
+
+_T = ContactEventType
+_SINGLE = {
+    _T.QUEUED: "queued_ms",
+    _T.ANSWERED: "answered_ms",
+    _T.ABANDONED: "abandoned_ms",
+    _T.TIMEOUT: "timeout_ms",
+    _T.ENDED: "ended_ms",
+    _T.TRANSFERRED: "transferred_ms",
+    _T.WRAPUP_ENDED: "wrapup_ms",
+}
+_OUTCOMES = ("answered_ms", "abandoned_ms", "timeout_ms")
+_ENDINGS = ("ended_ms", "transferred_ms")
+HOLD_START, HOLD_END = 0, 1
+
+
+def leg_key(where: QueueRef, contact_id: str) -> str:
+    """The key of a leg: ``tenant/queue/channel/contact_id`` (split with ``split('/', 3)``)."""
+    return f"{where.qid}/{contact_id}"
+
+
+@dataclass(slots=True)
+class ContactLeg:
+    """What is known of one contact in one queue."""
+
+    where: QueueRef
+    contact_id: str
+    queued_ms: int | None = None
+    answered_ms: int | None = None
+    abandoned_ms: int | None = None
+    timeout_ms: int | None = None
+    ended_ms: int | None = None
+    transferred_ms: int | None = None
+    wrapup_ms: int | None = None
+    holds: list[tuple[int, int, str]] = field(default_factory=list)  # (time, HOLD_START|HOLD_END, event id)
+    event_ids: set[str] = field(default_factory=set)
+    last_event_ms: int = 0
+
+    @property
+    def end_ms(self) -> int | None:
+        """When talk ended: the ``ended`` event, or the transfer that handed the contact on."""
+        return self.ended_ms if self.ended_ms is not None else self.transferred_ms
+
+    @property
+    def waiting_since_ms(self) -> int | None:
+        """Queued time while the contact still waits in the queue, else None."""
+        if self.queued_ms is None or any(getattr(self, name) is not None for name in _OUTCOMES):
+            return None
+        return self.queued_ms
+
+    @property
+    def closed(self) -> bool:
+        """No further event is expected: it left the queue unanswered, or its wrap-up is over."""
+        return self.abandoned_ms is not None or self.timeout_ms is not None or self.wrapup_ms is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "t": self.where.qid,
+            "c": self.contact_id,
+            "q": self.queued_ms,
+            "a": self.answered_ms,
+            "ab": self.abandoned_ms,
+            "to": self.timeout_ms,
+            "e": self.ended_ms,
+            "tr": self.transferred_ms,
+            "w": self.wrapup_ms,
+            "h": [list(hold) for hold in self.holds],
+            "ids": sorted(self.event_ids),
+            "l": self.last_event_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContactLeg:
+        return cls(
+            where=QueueRef.from_qid(data["t"]),
+            contact_id=data["c"],
+            queued_ms=data["q"],
+            answered_ms=data["a"],
+            abandoned_ms=data["ab"],
+            timeout_ms=data["to"],
+            ended_ms=data["e"],
+            transferred_ms=data["tr"],
+            wrapup_ms=data["w"],
+            holds=[(int(t), int(kind), str(eid)) for t, kind, eid in data["h"]],
+            event_ids=set(data["ids"]),
+            last_event_ms=data["l"],
+        )
+
+
+def _problem(leg: ContactLeg) -> Rejection | None:
+    """The first inconsistency of a leg (an event out of the lifecycle or a negative duration), if any."""
+    outcomes = [name for name in _OUTCOMES if getattr(leg, name) is not None]
+    if len(outcomes) > 1:
+        return Rejection(RejectReason.CONFLICTING_EVENT, f"contact {leg.contact_id} cannot be both {' and '.join(o[:-3] for o in outcomes)}")
+    if leg.ended_ms is not None and leg.transferred_ms is not None:
+        return Rejection(RejectReason.CONFLICTING_EVENT, f"contact {leg.contact_id} cannot be both ended and transferred")
+    if (leg.abandoned_ms is not None or leg.timeout_ms is not None) and (leg.end_ms is not None or leg.holds):
+        return Rejection(RejectReason.CONFLICTING_EVENT, f"contact {leg.contact_id} left the queue unanswered")
+    order = [("queued", leg.queued_ms), ("answered", leg.answered_ms), ("ended", leg.end_ms), ("wrapup_ended", leg.wrapup_ms)]
+    for outcome in ("abandoned", "timeout"):
+        if getattr(leg, f"{outcome}_ms") is not None:
+            order = [("queued", leg.queued_ms), (outcome, getattr(leg, f"{outcome}_ms"))]
+    known = [(name, at) for name, at in order if at is not None]
+    for (early_name, early), (late_name, late) in zip(known, known[1:], strict=False):
+        if late < early:
+            return Rejection(
+                RejectReason.NEGATIVE_DURATION,
+                f"contact {leg.contact_id}: {late_name} at {late} ms is before {early_name} at {early} ms",
+            )
+    return _hold_problem(leg)
+
+
+def _hold_problem(leg: ContactLeg) -> Rejection | None:
+    expected = HOLD_START
+    for at, kind, _event_id in leg.holds:
+        if kind != expected:
+            word = "hold_end without a hold_start" if kind == HOLD_END else "hold_start while already on hold"
+            return Rejection(RejectReason.NEGATIVE_DURATION, f"contact {leg.contact_id}: {word} at {at} ms")
+        if leg.answered_ms is not None and at < leg.answered_ms:
+            return Rejection(RejectReason.NEGATIVE_DURATION, f"contact {leg.contact_id}: hold at {at} ms before answer")
+        end = leg.end_ms
+        if end is not None and at > end:
+            return Rejection(RejectReason.NEGATIVE_DURATION, f"contact {leg.contact_id}: hold at {at} ms after the end")
+        expected = HOLD_END if kind == HOLD_START else HOLD_START
+    return None
+
+
+def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejection | None]:
+    """The leg with ``event`` added, or the unchanged leg and why the event cannot be applied."""
+    if event.type in _SINGLE:
+        attribute = _SINGLE[event.type]
+        if getattr(leg, attribute) is not None:
+            return leg, Rejection(
+                RejectReason.CONFLICTING_EVENT,
+                f"contact {leg.contact_id} already has a {event.type.value} event (id {event.event_id} is a second one)",
+            )
+        candidate = replace(leg, **{attribute: event.time_ms})
+    else:
+        kind = HOLD_START if event.type is _T.HOLD_START else HOLD_END
+        candidate = replace(leg, holds=sorted([*leg.holds, (event.time_ms, kind, event.event_id)]))
+    problem = _problem(candidate)
+    if problem is not None:
+        return leg, problem
+    candidate.event_ids = {*leg.event_ids, event.event_id}
+    candidate.last_event_ms = max(leg.last_event_ms, event.time_ms)
+    return candidate, None
+
+
+def hold_ms(leg: ContactLeg) -> int:
+    """Total time on hold, an open hold closed at the end of talk; 0 until the end is known."""
+    end = leg.end_ms
+    if end is None:
+        return 0
+    total, started = 0, None
+    for at, kind, _event_id in leg.holds:
+        if kind == HOLD_START:
+            started = at
+        elif started is not None:
+            total += at - started
+            started = None
+    if started is not None:
+        total += end - started
+    return total
+
+
+def contributions(leg: ContactLeg, policy: KpiPolicy) -> tuple[dict[BucketKey, int], dict[BucketKey, int]]:
+    """Everything the leg adds to buckets so far: (additive figures, maximum figures)."""
+    sums: dict[BucketKey, int] = {}
+    maxima: dict[BucketKey, int] = {}
+    qid = leg.where.qid
+    threshold = policy.service_level_threshold_ms(leg.where.channel)
+
+    def add(at: int, figure: Figure, value: int) -> None:
+        key = (bucket_start(at, policy.bucket_ms), qid, figure.value)
+        sums[key] = sums.get(key, 0) + value
+
+    def waited(at: int, wait: int) -> None:
+        key = (bucket_start(at, policy.bucket_ms), qid, MaxFigure.WAIT_MAX_MS.value)
+        maxima[key] = max(maxima.get(key, wait), wait)
+
+    if leg.queued_ms is not None:
+        if leg.answered_ms is not None:
+            wait = leg.answered_ms - leg.queued_ms
+            add(leg.answered_ms, Figure.ANSWERED, 1)
+            add(leg.answered_ms, Figure.WAIT_ANSWERED_MS, wait)
+            add(leg.answered_ms, Figure.ANSWERED_IN_SL, int(wait <= threshold))
+            waited(leg.answered_ms, wait)
+        if leg.abandoned_ms is not None:
+            wait = leg.abandoned_ms - leg.queued_ms
+            if wait < policy.short_abandon_ms:
+                add(leg.abandoned_ms, Figure.SHORT_ABANDONED, 1)
+            else:
+                add(leg.abandoned_ms, Figure.ABANDONED, 1)
+                add(leg.abandoned_ms, Figure.ABANDONED_IN_SL, int(wait <= threshold))
+            waited(leg.abandoned_ms, wait)
+        if leg.timeout_ms is not None:
+            wait = leg.timeout_ms - leg.queued_ms
+            add(leg.timeout_ms, Figure.TIMED_OUT, 1)
+            add(leg.timeout_ms, Figure.TIMED_OUT_IN_SL, int(wait <= threshold))
+            waited(leg.timeout_ms, wait)
+    end = leg.end_ms
+    if leg.answered_ms is not None and end is not None and leg.wrapup_ms is not None:
+        on_hold = hold_ms(leg)
+        add(leg.wrapup_ms, Figure.HANDLED, 1)
+        add(leg.wrapup_ms, Figure.HANDLE_MS, leg.wrapup_ms - leg.answered_ms)
+        add(leg.wrapup_ms, Figure.HOLD_MS, on_hold)
+        add(leg.wrapup_ms, Figure.TALK_MS, end - leg.answered_ms - on_hold)
+        add(leg.wrapup_ms, Figure.WRAPUP_MS, leg.wrapup_ms - end)
+    if leg.transferred_ms is not None:
+        add(leg.transferred_ms, Figure.TRANSFERRED, 1)
+    return sums, maxima

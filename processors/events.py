@@ -1,0 +1,241 @@
+"""Event contract v1: decoding and validation of contact and agent events (see docs/events.md).
+
+``decode_contact_event`` and ``decode_agent_event`` return either a frozen event or a ``Rejection`` that
+says precisely what was wrong; they never raise on bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import orjson
+
+from processors.timeutil import TimeFormatError, parse_event_time_ms
+
+SCHEMA_VERSION = 1
+MAX_EVENT_BYTES = 64 * 1024
+
+_E = TypeVar("_E", bound=StrEnum)
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_IDENT = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+class RejectReason(StrEnum):
+    """Why an event went to the dead-letter topic; the ``reason`` label of the dead-letter counter."""
+
+    TOO_LARGE = "too_large"
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    INVALID_VALUE = "invalid_value"
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"
+    NEGATIVE_DURATION = "negative_duration"
+    CONFLICTING_EVENT = "conflicting_event"
+    LATE_EVENT = "late_event"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An event that cannot be applied, with a machine code and a sentence for people."""
+
+    code: RejectReason
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.code.value}: {self.detail}"
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    CHAT = "chat"
+    EMAIL = "email"
+    SOCIAL = "social"
+
+
+class ContactEventType(StrEnum):
+    QUEUED = "queued"
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    TIMEOUT = "timeout"
+    HOLD_START = "hold_start"
+    HOLD_END = "hold_end"
+    TRANSFERRED = "transferred"
+    ENDED = "ended"
+    WRAPUP_ENDED = "wrapup_ended"
+
+
+class AgentState(StrEnum):
+    AVAILABLE = "available"
+    ON_CONTACT = "on_contact"
+    WRAPUP = "wrapup"
+    AUX = "aux"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRef:
+    """The labels a figure is reported under."""
+
+    tenant: str
+    queue: str
+    channel: Channel
+
+    @property
+    def qid(self) -> str:
+        """``tenant/queue/channel``: names cannot hold '/', so this splits back unambiguously."""
+        return f"{self.tenant}/{self.queue}/{self.channel.value}"
+
+    @classmethod
+    def from_qid(cls, qid: str) -> QueueRef:
+        tenant, queue, channel = qid.split("/")
+        return cls(tenant, queue, Channel(channel))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactEvent:
+    event_id: str
+    time_ms: int
+    type: ContactEventType
+    where: QueueRef
+    contact_id: str
+    agent_id: str | None = None
+    to_queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    event_id: str
+    time_ms: int
+    state: AgentState
+    where: QueueRef
+    agent_id: str
+    reason: str | None = None
+
+
+class _Invalid(Exception):
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(str(rejection))
+        self.rejection = rejection
+
+
+def _load(raw: bytes, max_bytes: int) -> dict[str, Any]:
+    if len(raw) > max_bytes:
+        raise _Invalid(Rejection(RejectReason.TOO_LARGE, f"event is {len(raw)} bytes, the limit is {max_bytes}"))
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _Invalid(Rejection(RejectReason.INVALID_JSON, f"not valid JSON: {exc}")) from None
+    if not isinstance(document, dict):
+        raise _Invalid(Rejection(RejectReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(document).__name__}"))
+    version = document.get("schema_version")
+    if version is None:
+        raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "field 'schema_version' is required"))
+    if type(version) is not int or version != SCHEMA_VERSION:
+        raise _Invalid(
+            Rejection(RejectReason.UNSUPPORTED_VERSION, f"schema_version {version!r} is not supported (expected 1)")
+        )
+    return document
+
+
+def _string(document: dict[str, Any], field: str, pattern: re.Pattern[str], *, required: bool = True) -> str | None:
+    value = document.get(field)
+    if value is None:
+        if required:
+            raise _Invalid(Rejection(RejectReason.MISSING_FIELD, f"field {field!r} is required"))
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, f"field {field!r} must be a string, got {type(value).__name__}"))
+    if not pattern.fullmatch(value):
+        raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field {field!r} has a bad value {value[:80]!r}"))
+    return value
+
+
+def _required(document: dict[str, Any], field: str, pattern: re.Pattern[str]) -> str:
+    value = _string(document, field, pattern)
+    assert value is not None  # noqa: S101 - _string raises when a required field is absent
+    return value
+
+
+def _common(document: dict[str, Any]) -> tuple[str, int, QueueRef]:
+    event_id = _required(document, "event_id", _IDENT)
+    time_text = document.get("event_time")
+    if time_text is None:
+        raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "field 'event_time' is required"))
+    if not isinstance(time_text, str):
+        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, "field 'event_time' must be an RFC 3339 string"))
+    try:
+        time_ms = parse_event_time_ms(time_text)
+    except TimeFormatError as exc:
+        raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field 'event_time': {exc}")) from None
+    tenant = _required(document, "tenant", _NAME)
+    queue = _required(document, "queue", _NAME)
+    channel_text = document.get("channel")
+    if channel_text is None:
+        raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "field 'channel' is required"))
+    try:
+        channel = Channel(channel_text)
+    except ValueError:
+        raise _Invalid(
+            Rejection(RejectReason.INVALID_VALUE, f"channel {str(channel_text)[:40]!r} is not one of voice, chat, email, social")
+        ) from None
+    return event_id, time_ms, QueueRef(tenant, queue, channel)
+
+
+def _event_type(document: dict[str, Any], kind: type[_E], topic: str) -> _E:
+    value = document.get("type")
+    if value is None:
+        raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "field 'type' is required"))
+    if not isinstance(value, str):
+        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, "field 'type' must be a string"))
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(member.value for member in kind)
+        raise _Invalid(
+            Rejection(RejectReason.UNKNOWN_EVENT_TYPE, f"type {value[:40]!r} is not a {topic} event type ({known})")
+        ) from None
+
+
+def decode_contact_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> ContactEvent | Rejection:
+    """Decode and validate one record of the contacts topic."""
+    try:
+        document = _load(raw, max_bytes)
+        event_type = _event_type(document, ContactEventType, "contact")
+        event_id, time_ms, where = _common(document)
+        to_queue = _string(document, "to_queue", _NAME, required=False)
+        return ContactEvent(
+            event_id=event_id,
+            time_ms=time_ms,
+            type=event_type,
+            where=where,
+            contact_id=_required(document, "contact_id", _IDENT),
+            agent_id=_string(document, "agent_id", _IDENT, required=False),
+            to_queue=to_queue if event_type is ContactEventType.TRANSFERRED else None,
+        )
+    except _Invalid as invalid:
+        return invalid.rejection
+
+
+def decode_agent_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> AgentEvent | Rejection:
+    """Decode and validate one record of the agents topic."""
+    try:
+        document = _load(raw, max_bytes)
+        state = _event_type(document, AgentState, "agent")
+        event_id, time_ms, where = _common(document)
+        reason = _string(document, "reason", _NAME, required=False)
+        return AgentEvent(
+            event_id=event_id,
+            time_ms=time_ms,
+            state=state,
+            where=where,
+            agent_id=_required(document, "agent_id", _IDENT),
+            reason=(reason or "unspecified") if state is AgentState.AUX else None,
+        )
+    except _Invalid as invalid:
+        return invalid.rejection

@@ -1,0 +1,193 @@
+"""The state one Kafka partition owns, and how a batch of its records changes it.
+
+A partition processor is rebuilt from what the store holds (``records``, ``watermark_ms``, ``offset``) and
+then fed batches in offset order. Records at or below ``offset`` were applied before and are skipped, which
+is what makes a replay after a crash harmless. Each batch returns the ``BatchChanges`` to write atomically.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from typing import Any
+
+from processors import agents, contacts
+from processors.batch import BatchChanges
+from processors.events import (
+    AgentEvent,
+    ContactEvent,
+    RejectReason,
+    Rejection,
+    decode_agent_event,
+    decode_contact_event,
+)
+from processors.figures import KpiPolicy
+
+Record = tuple[int, bytes | None, bytes]  # (offset, key, value)
+
+
+class _PartitionBase:
+    def __init__(self, policy: KpiPolicy, *, offset: int = -1, watermark_ms: int = 0) -> None:
+        self.policy = policy
+        self.offset = offset
+        self.watermark_ms = watermark_ms
+        self._expiry: list[tuple[int, str]] = []  # (expires at watermark ms, record key), lazily cleaned
+
+    def _too_late(self, time_ms: int) -> Rejection | None:
+        horizon = self.watermark_ms - self.policy.allowed_lateness_ms
+        if self.watermark_ms and time_ms < horizon:
+            return Rejection(
+                RejectReason.LATE_EVENT,
+                f"event time is {self.watermark_ms - time_ms} ms behind the partition's newest event, "
+                f"more than the allowed lateness of {self.policy.allowed_lateness_ms} ms",
+            )
+        return None
+
+    def apply_batch(self, records: Iterable[Record]) -> BatchChanges:
+        """Apply the records not applied yet; return the net changes."""
+        changes = BatchChanges(last_offset=-1, watermark_ms=self.watermark_ms)
+        touched: dict[str, Any] = {}
+        for offset, key, raw in records:
+            if offset <= self.offset:
+                continue
+            self.offset = offset
+            changes.last_offset = offset
+            self._apply_one(offset, key, raw, changes, touched)
+        if changes.last_offset >= 0:
+            self._evict(changes, touched)
+            self._finish(changes, touched)
+        changes.watermark_ms = self.watermark_ms
+        return changes
+
+    def _advance_watermark(self, time_ms: int) -> None:
+        self.watermark_ms = max(self.watermark_ms, time_ms)
+
+    def _apply_one(self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class ContactPartition(_PartitionBase):
+    """Contact legs of one partition of the contacts topic."""
+
+    def __init__(
+        self, policy: KpiPolicy, *, legs: dict[str, contacts.ContactLeg] | None = None, offset: int = -1, watermark_ms: int = 0
+    ) -> None:
+        super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
+        self.legs: dict[str, contacts.ContactLeg] = dict(legs or {})
+        for leg_id, leg in self.legs.items():
+            heapq.heappush(self._expiry, (self._expires_at(leg), leg_id))
+
+    def _expires_at(self, leg: contacts.ContactLeg) -> int:
+        keep = self.policy.allowed_lateness_ms if leg.closed else self.policy.stale_contact_ms
+        return leg.last_event_ms + keep
+
+    def _apply_one(self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        event = decode_contact_event(raw)
+        if isinstance(event, Rejection):
+            changes.reject(offset, key, raw, event)
+            return
+        late = self._too_late(event.time_ms)
+        if late is not None:
+            changes.reject(offset, key, raw, late)
+            return
+        self._apply_event(event, offset, key, raw, changes, touched)
+
+    def _apply_event(
+        self, event: ContactEvent, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+    ) -> None:
+        leg_id = contacts.leg_key(event.where, event.contact_id)
+        before = self.legs.get(leg_id) or contacts.ContactLeg(event.where, event.contact_id)
+        if event.event_id in before.event_ids:
+            changes.stats["duplicate"] += 1
+            return
+        after, rejection = contacts.apply_event(before, event)
+        if rejection is not None:
+            changes.reject(offset, key, raw, rejection)
+            return
+        touched.setdefault(leg_id, self.legs.get(leg_id))
+        sums_before, max_before = contacts.contributions(before, self.policy)
+        sums_after, max_after = contacts.contributions(after, self.policy)
+        changes.add_sums(sums_before, sums_after)
+        changes.add_maxima(max_before, max_after)
+        self.legs[leg_id] = after
+        heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
+        self._advance_watermark(event.time_ms)
+        changes.stats["applied"] += 1
+
+    def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        while self._expiry and self._expiry[0][0] < self.watermark_ms:
+            expires_at, leg_id = heapq.heappop(self._expiry)
+            leg = self.legs.get(leg_id)
+            if leg is None or self._expires_at(leg) != expires_at:
+                continue  # superseded by a newer entry
+            touched.setdefault(leg_id, leg)
+            del self.legs[leg_id]
+            if not leg.closed:
+                changes.stats["stale_evicted"] += 1
+
+    def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        for leg_id, first in touched.items():
+            now = self.legs.get(leg_id)
+            was_waiting = first.waiting_since_ms if first is not None else None
+            is_waiting = now.waiting_since_ms if now is not None else None
+            qid = "/".join(leg_id.split("/", 3)[:3])
+            if is_waiting is not None and was_waiting != is_waiting:
+                changes.waiting_added.setdefault(qid, {})[leg_id] = is_waiting
+            elif is_waiting is None and was_waiting is not None:
+                changes.waiting_removed.setdefault(qid, set()).add(leg_id)
+            if now is None:
+                changes.records_deleted.add(leg_id)
+            else:
+                changes.records_upserted[leg_id] = now.to_json()
+
+
+class AgentPartition(_PartitionBase):
+    """Agent timelines of one partition of the agents topic."""
+
+    def __init__(
+        self, policy: KpiPolicy, *, timelines: dict[str, agents.AgentTimeline] | None = None, offset: int = -1, watermark_ms: int = 0
+    ) -> None:
+        super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
+        self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
+
+    def _apply_one(self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        event = decode_agent_event(raw)
+        if isinstance(event, Rejection):
+            changes.reject(offset, key, raw, event)
+            return
+        late = self._too_late(event.time_ms)
+        if late is not None:
+            changes.reject(offset, key, raw, late)
+            return
+        self._apply_event(event, changes, touched)
+
+    def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        before = self.timelines.get(event.agent_id) or agents.AgentTimeline(event.agent_id)
+        if before.has_event(event.event_id):
+            changes.stats["duplicate"] += 1
+            return
+        after = agents.add_transition(before, event)
+        changes.add_sums(agents.contributions(before, self.policy), agents.contributions(after, self.policy))
+        self.timelines[event.agent_id] = after
+        touched[event.agent_id] = True
+        self._advance_watermark(event.time_ms)
+        changes.stats["applied"] += 1
+
+    def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        horizon = self.watermark_ms - self.policy.allowed_lateness_ms
+        for agent_id in touched:
+            self.timelines[agent_id] = agents.prune(self.timelines[agent_id], horizon)
+
+    def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        for agent_id in touched:
+            timeline = self.timelines[agent_id]
+            changes.records_upserted[agent_id] = timeline.to_json()
+            live = agents.live_state(timeline)
+            if live is not None:
+                changes.live_upserted[agent_id] = live

@@ -1,0 +1,103 @@
+"""The Faust app: topics, the two agents, the Redis store and dead-letter sending. Thin wiring only."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from typing import Any
+
+import faust
+from faust.types import TP
+from redis.asyncio import Redis
+
+from processors.batch import DeadLetter
+from processors.figures import KpiPolicy
+from streams import dead_letter
+from streams.applier import BatchApplier, group_by_partition
+from streams.redis_keys import Stream
+from streams.store import PartitionStore
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    *,
+    app_id: str,
+    broker_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    contacts_topic: str,
+    agents_topic: str,
+    dead_letter_topic: str,
+    topic_partitions: int,
+    policy: KpiPolicy,
+    longest_window_seconds: int,
+    batch_max_events: int,
+    batch_within_seconds: float,
+    broker_session_timeout_seconds: float,
+    broker_rebalance_timeout_seconds: float,
+) -> faust.App:
+    """Build the worker app; nothing connects until the Faust worker starts it."""
+    app = faust.App(
+        app_id,
+        broker=broker_url,
+        store="memory://",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=topic_partitions,
+        web_enabled=False,
+        datadir=os.path.join(tempfile.gettempdir(), f"callpulse-{app_id}-{os.getpid()}"),
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=broker_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, broker_session_timeout_seconds / 3),
+        broker_rebalance_timeout=broker_rebalance_timeout_seconds,
+        producer_acks=-1,
+    )
+    topics: dict[Stream, Any] = {
+        "contacts": app.topic(contacts_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
+        "agents": app.topic(agents_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
+    }
+    dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
+    bucket_ttl = longest_window_seconds + policy.allowed_lateness_ms // 1000 + 2 * policy.bucket_ms // 1000 + 300
+    store = PartitionStore(Redis.from_url(redis_url), prefix=redis_prefix, bucket_ttl_seconds=bucket_ttl)
+
+    async def send_dead_letters(stream: Stream, partition: int, letters: list[DeadLetter]) -> None:
+        now_ms = int(time.time() * 1000)
+        pending = [
+            await dead_topic.send(
+                key=letter.key,
+                value=dead_letter.envelope(letter, topic=topics[stream].get_topic_name(), partition=partition, rejected_at_ms=now_ms),
+                headers=dead_letter.headers(letter),
+            )
+            for letter in letters
+        ]
+        for future in pending:
+            await future  # the broker acknowledged it
+
+    applier = BatchApplier(store, policy, send_dead_letters)
+    streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
+
+    @app.task
+    async def declare_dead_letter_topic() -> None:
+        await dead_topic.maybe_declare()
+
+    def make_agent(stream: Stream) -> Any:
+        async def consume(events_stream: faust.StreamT[bytes]) -> None:
+            async for events in events_stream.take_events(batch_max_events, within=batch_within_seconds):
+                await applier.apply(stream, group_by_partition(events))
+
+        consume.__name__ = f"apply_{stream}"
+        return app.agent(topics[stream], name=f"callpulse.apply_{stream}")(consume)
+
+    app.callpulse_agents = [make_agent(stream) for stream in topics]  # type: ignore[attr-defined]
+
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
+        for tp in revoked:
+            stream = streams_by_topic.get(tp.topic)
+            if stream is not None:
+                applier.forget(stream, tp.partition)
+
+    return app

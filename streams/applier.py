@@ -1,0 +1,110 @@
+"""Applies batches of Kafka records to partition state and stores them: the worker's loop body.
+
+Per partition of a batch: run the processor, send the rejected records to the dead-letter topic (and wait
+for the broker's acknowledgement), then write the changes and the offset in one Redis transaction. A write
+fenced by the stored offset reloads the partition and applies the batch again; Redis errors are retried
+with backoff, never raised into the consumer (which would acknowledge the records and lose them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
+
+from processors.batch import BatchChanges, DeadLetter
+from processors.figures import KpiPolicy
+from processors.partition import AgentPartition, ContactPartition, Record
+from streams.redis_keys import Stream
+from streams.store import PartitionStore, WriteOutcome
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SendDeadLetters = Callable[[Stream, int, list[DeadLetter]], Awaitable[None]]
+Processor = ContactPartition | AgentPartition
+
+
+class BatchApplier:
+    """Keeps the processors of the partitions this worker owns and applies batches to them."""
+
+    def __init__(
+        self,
+        store: PartitionStore,
+        policy: KpiPolicy,
+        send_dead_letters: SendDeadLetters,
+        *,
+        retry_initial_seconds: float = 0.1,
+        retry_max_seconds: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.send_dead_letters = send_dead_letters
+        self.retry_initial_seconds = retry_initial_seconds
+        self.retry_max_seconds = retry_max_seconds
+        self._processors: dict[tuple[Stream, int], Processor] = {}
+
+    def forget(self, stream: Stream, partition: int) -> None:
+        """Drop a partition's in-memory state (it was revoked; Redis keeps the truth)."""
+        self._processors.pop((stream, partition), None)
+
+    async def apply(self, stream: Stream, batches: dict[int, list[Record]]) -> None:
+        for partition, records in sorted(batches.items()):
+            await self._apply_partition(stream, partition, records)
+
+    async def _apply_partition(self, stream: Stream, partition: int, records: list[Record]) -> None:
+        while True:
+            processor = await self._processor(stream, partition)
+            expected = processor.offset
+            changes = processor.apply_batch(records)
+            if changes.is_empty:
+                return
+            if changes.dead_letters:
+                await self.send_dead_letters(stream, partition, changes.dead_letters)
+            outcome = await self._retrying(lambda: self.store.write(stream, partition, changes, expected_offset=expected))
+            if outcome is WriteOutcome.WRITTEN:
+                self._log_batch(stream, partition, changes)
+                return
+            log.info("partition %s:%s moved on in Redis; reloading its state", stream, partition)
+            self.forget(stream, partition)
+
+    async def _processor(self, stream: Stream, partition: int) -> Processor:
+        processor = self._processors.get((stream, partition))
+        if processor is None:
+            await self._retrying(lambda: self.store.register(stream, partition))
+            processor = await self._retrying(lambda: self.store.load(stream, partition, self.policy))
+            self._processors[(stream, partition)] = processor
+            log.info("loaded partition %s:%s at offset %s", stream, partition, processor.offset)
+        return processor
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        delay = self.retry_initial_seconds
+        while True:
+            try:
+                return await call()
+            except (RedisError, OSError) as exc:
+                log.warning("Redis call failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_seconds)
+
+    @staticmethod
+    def _log_batch(stream: Stream, partition: int, changes: BatchChanges) -> None:
+        if changes.dead_letters:
+            log.warning(
+                "partition %s:%s: %d record(s) dead-lettered up to offset %d",
+                stream, partition, len(changes.dead_letters), changes.last_offset,
+            )
+
+
+def group_by_partition(events: Iterable[Any]) -> dict[int, list[Record]]:
+    """Faust events -> {partition: [(offset, key, value), ...]} in offset order."""
+    batches: dict[int, list[Record]] = {}
+    for event in events:
+        message = event.message
+        batches.setdefault(message.partition, []).append((message.offset, message.key, message.value))
+    for records in batches.values():
+        records.sort(key=lambda record: record[0])
+    return batches

@@ -1,0 +1,84 @@
+"""Names of every Redis key callpulse uses (pure functions; the worker writes them, the exporter reads them).
+
+State belongs to the Kafka partition that produced it. All keys of one partition share one hash tag,
+``{<prefix>:<stream>:<partition>}``, so a batch can be written in one transaction, also on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Stream = Literal["contacts", "agents"]
+STREAMS: tuple[Stream, ...] = ("contacts", "agents")
+
+
+def partitions_key(prefix: str) -> str:
+    """Set of ``<stream>:<partition>`` that have state: how the exporter finds them."""
+    return f"{prefix}:partitions"
+
+
+def partition_member(stream: Stream, partition: int) -> str:
+    return f"{stream}:{partition}"
+
+
+def parse_partition_member(member: str) -> tuple[Stream, int]:
+    stream, _, partition = member.partition(":")
+    if stream not in STREAMS or not partition.isdigit():
+        raise ValueError(f"not a partition member: {member!r}")
+    return stream, int(partition)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionKeys:
+    prefix: str
+    stream: Stream
+    partition: int
+
+    @property
+    def tag(self) -> str:
+        return f"{{{self.prefix}:{self.stream}:{self.partition}}}"
+
+    @property
+    def meta(self) -> str:
+        """Hash: ``offset`` (last applied), ``watermark_ms``, ``stat:<name>`` counters."""
+        return f"{self.tag}:meta"
+
+    @property
+    def records(self) -> str:
+        """Hash: contact legs or agent timelines in progress, JSON per key."""
+        return f"{self.tag}:records"
+
+    @property
+    def live(self) -> str:
+        """Hash: agent id -> live state JSON (agents partitions only)."""
+        return f"{self.tag}:live"
+
+    @property
+    def queues(self) -> str:
+        """Set of queue ids that have a waiting set in this partition."""
+        return f"{self.tag}:queues"
+
+    def waiting(self, qid: str) -> str:
+        """Sorted set: leg key -> queued time in ms, contacts waiting now."""
+        return f"{self.tag}:wait:{qid}"
+
+    def sums(self, bucket_ms: int) -> str:
+        """Hash: ``<qid>|<figure>`` -> integer sum, for one time bucket."""
+        return f"{self.tag}:sum:{bucket_ms}"
+
+    def maxima(self, bucket_ms: int) -> str:
+        """Sorted set: ``<qid>|<figure>`` -> maximum, for one time bucket."""
+        return f"{self.tag}:max:{bucket_ms}"
+
+
+def figure_field(qid: str, figure: str) -> str:
+    return f"{qid}|{figure}"
+
+
+def split_figure_field(field: str) -> tuple[str, str]:
+    qid, _, figure = field.rpartition("|")
+    return qid, figure
+
+
+STAT_PREFIX = "stat:"

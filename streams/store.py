@@ -1,0 +1,104 @@
+"""The Redis table store: loads a partition's state and writes each batch's changes in one transaction.
+
+A write is fenced by the partition's last applied offset: it goes through only if Redis still holds the
+offset the caller's state was built from. Otherwise (another worker took the partition over, or our last
+write succeeded but its answer was lost) the caller reloads the partition and applies the batch again;
+the offsets in it that are already applied are skipped, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from processors.agents import AgentTimeline
+from processors.batch import BatchChanges
+from processors.contacts import ContactLeg
+from processors.figures import KpiPolicy
+from processors.partition import AgentPartition, ContactPartition
+from streams.redis_keys import STAT_PREFIX, PartitionKeys, Stream, figure_field, partition_member, partitions_key
+
+
+class WriteOutcome(Enum):
+    WRITTEN = "written"
+    FENCED = "fenced"
+
+
+class PartitionStore:
+    """Reads and writes the state of partitions in Redis under ``prefix``."""
+
+    def __init__(self, redis: Redis, *, prefix: str, bucket_ttl_seconds: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.bucket_ttl_seconds = bucket_ttl_seconds
+
+    def keys(self, stream: Stream, partition: int) -> PartitionKeys:
+        return PartitionKeys(self.prefix, stream, partition)
+
+    async def load(self, stream: Stream, partition: int, policy: KpiPolicy) -> ContactPartition | AgentPartition:
+        """Rebuild the partition's processor from what Redis holds (an empty one if nothing)."""
+        keys = self.keys(stream, partition)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(keys.meta, ["offset", "watermark_ms"])
+            pipe.hgetall(keys.records)
+            (offset_raw, watermark_raw), records = await pipe.execute()
+        offset = int(offset_raw) if offset_raw is not None else -1
+        watermark = int(watermark_raw) if watermark_raw is not None else 0
+        documents = {field.decode(): orjson.loads(value) for field, value in records.items()}
+        if stream == "contacts":
+            legs = {key: ContactLeg.from_json(doc) for key, doc in documents.items()}
+            return ContactPartition(policy, legs=legs, offset=offset, watermark_ms=watermark)
+        timelines = {key: AgentTimeline.from_json(doc) for key, doc in documents.items()}
+        return AgentPartition(policy, timelines=timelines, offset=offset, watermark_ms=watermark)
+
+    async def register(self, stream: Stream, partition: int) -> None:
+        """Make the partition known to the exporter (idempotent; its own key, outside the hash tag)."""
+        await self.redis.sadd(partitions_key(self.prefix), partition_member(stream, partition))
+
+    async def write(self, stream: Stream, partition: int, changes: BatchChanges, *, expected_offset: int) -> WriteOutcome:
+        """Write the batch atomically if Redis still holds ``expected_offset`` for the partition."""
+        keys = self.keys(stream, partition)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(keys.meta)
+            stored = await pipe.hget(keys.meta, "offset")
+            if (int(stored) if stored is not None else -1) != expected_offset:
+                await pipe.unwatch()
+                return WriteOutcome.FENCED
+            pipe.multi()
+            self._queue_commands(pipe, keys, changes)
+            try:
+                await pipe.execute()
+            except WatchError:
+                return WriteOutcome.FENCED
+        return WriteOutcome.WRITTEN
+
+    def _queue_commands(self, pipe: Any, keys: PartitionKeys, changes: BatchChanges) -> None:
+        buckets: set[int] = set()
+        for (bucket, qid, figure), delta in changes.sums.items():
+            pipe.hincrby(keys.sums(bucket), figure_field(qid, figure), delta)
+            buckets.add(bucket)
+        for (bucket, qid, figure), value in changes.maxima.items():
+            pipe.zadd(keys.maxima(bucket), {figure_field(qid, figure): value}, gt=True)
+            pipe.expire(keys.maxima(bucket), self.bucket_ttl_seconds)
+        for bucket in buckets:
+            pipe.expire(keys.sums(bucket), self.bucket_ttl_seconds)
+        for qid, added in changes.waiting_added.items():
+            pipe.zadd(keys.waiting(qid), added)
+            pipe.sadd(keys.queues, qid)
+        for qid, removed in changes.waiting_removed.items():
+            pipe.zrem(keys.waiting(qid), *removed)
+        if changes.records_upserted:
+            pipe.hset(keys.records, mapping={key: orjson.dumps(doc) for key, doc in changes.records_upserted.items()})
+        if changes.records_deleted:
+            pipe.hdel(keys.records, *changes.records_deleted)
+        if changes.live_upserted:
+            pipe.hset(keys.live, mapping={key: orjson.dumps(doc) for key, doc in changes.live_upserted.items()})
+        if changes.live_deleted:
+            pipe.hdel(keys.live, *changes.live_deleted)
+        for name, count in changes.stats.items():
+            pipe.hincrby(keys.meta, STAT_PREFIX + name, count)
+        pipe.hset(keys.meta, mapping={"offset": changes.last_offset, "watermark_ms": changes.watermark_ms})

@@ -1,0 +1,3 @@
+"""Test-suite wide fixtures: see ``tests/fixtures/``."""
+
+pytest_plugins = ["fixtures.servers"]
