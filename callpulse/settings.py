@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # where the parts are
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis/Valkey URL (redis:// or rediss://)")
-    redis_prefix: str = Field("callpulse", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key")
+    redis_prefix: str = Field("callpulse", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Prefix of every Redis key")
 
     # topics
     contacts_topic: str = Field("callpulse.contacts", description="Topic of contact events, keyed by contact id")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Channel = Literal["voice", "chat", "email", "social"]
@@ -83,21 +83,43 @@ class QueueProfile:
 
 DEFAULT_QUEUES: tuple[QueueProfile, ...] = (
     QueueProfile(
-        "support", "voice", arrivals_per_minute=1.5, agents=6,
-        transfer_probability=0.05, transfer_to=("billing",),
+        "support",
+        "voice",
+        arrivals_per_minute=1.5,
+        agents=6,
+        transfer_probability=0.05,
+        transfer_to=("billing",),
     ),
     QueueProfile(
-        "sales", "voice", arrivals_per_minute=0.8, agents=4, talk_mean_seconds=150.0,
-        patience_mean_seconds=75.0, transfer_probability=0.04, transfer_to=("billing", "support"),
+        "sales",
+        "voice",
+        arrivals_per_minute=0.8,
+        agents=4,
+        talk_mean_seconds=150.0,
+        patience_mean_seconds=75.0,
+        transfer_probability=0.04,
+        transfer_to=("billing", "support"),
     ),
     QueueProfile(
-        "billing", "voice", arrivals_per_minute=0.5, agents=3, talk_mean_seconds=200.0,
-        patience_mean_seconds=120.0, hold_probability=0.3,
+        "billing",
+        "voice",
+        arrivals_per_minute=0.5,
+        agents=3,
+        talk_mean_seconds=200.0,
+        patience_mean_seconds=120.0,
+        hold_probability=0.3,
     ),
     QueueProfile(
-        "support", "chat", arrivals_per_minute=1.0, agents=5, talk_mean_seconds=240.0,
-        patience_mean_seconds=180.0, max_wait_seconds=300.0, ring_seconds=(1.0, 4.0),
-        hold_probability=0.0, wrapup_mean_seconds=20.0,
+        "support",
+        "chat",
+        arrivals_per_minute=1.0,
+        agents=5,
+        talk_mean_seconds=240.0,
+        patience_mean_seconds=180.0,
+        max_wait_seconds=300.0,
+        ring_seconds=(1.0, 4.0),
+        hold_probability=0.0,
+        wrapup_mean_seconds=20.0,
     ),
 )
 
@@ -138,6 +160,21 @@ class TrafficProfile:
         _check_positive("aux_mean_seconds", self.aux_mean_seconds)
         if self.login_spread_seconds < 0:
             raise ValueError("login_spread_seconds must be >= 0")
+
+    def scaled(self, factor: float) -> TrafficProfile:
+        """The same contact center ``factor`` times as big: arrivals and agents (at least 1) of every queue.
+
+        Occupancy stays about the same, so the queues stay busy without running away (unlike raising the
+        arrival rate alone).
+        """
+        _check_positive("scale factor", factor)
+        queues = tuple(
+            replace(
+                q, arrivals_per_minute=q.arrivals_per_minute * factor, agents=max(1, round(q.agents * factor))
+            )
+            for q in self.queues
+        )
+        return replace(self, queues=queues)
 
 
 DEFAULT_PROFILE = TrafficProfile()

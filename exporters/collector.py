@@ -117,7 +117,8 @@ class CallpulseCollector(Collector):
     def _live_metrics(self, snapshot: Snapshot) -> Iterator[Metric]:
         waiting = _family(catalog.QUEUE_WAITING)
         longest = _family(catalog.QUEUE_LONGEST_WAIT)
-        for qid, (count, oldest_ms) in sorted(snapshot.waiting.items()):
+        for qid in sorted(snapshot.queues):
+            count, oldest_ms = snapshot.waiting.get(qid, (0, None))
             labels = qid.split("/")
             waiting.add_metric(labels, count)
             age = 0.0 if oldest_ms is None else max(snapshot.now_ms - oldest_ms, 0) / 1000

@@ -58,20 +58,28 @@ def make(stream: str, **changes: object) -> dict[str, Any]:
 
 
 GOOD: list[tuple[str, str, dict[str, Any]]] = [
-    *[(f"contact {kind}", "contacts", make("contacts", type=kind)) for kind in (
-        "queued", "abandoned", "timeout", "hold_start", "hold_end", "wrapup_ended",
-    )],
-    *[(f"contact {kind} with agent", "contacts", make("contacts", type=kind, agent_id="alice")) for kind in (
-        "answered", "ended", "transferred",
-    )],
-    ("transferred to a queue", "contacts", make("contacts", type="transferred", agent_id="a1", to_queue="billing")),
-    *[(f"agent {kind}", "agents", make("agents", type=kind)) for kind in (
-        "available", "on_contact", "wrapup", "aux", "offline",
-    )],
+    *[
+        (f"contact {kind}", "contacts", make("contacts", type=kind))
+        for kind in ("queued", "abandoned", "timeout", "hold_start", "hold_end", "wrapup_ended")
+    ],
+    *[
+        (f"contact {kind} with agent", "contacts", make("contacts", type=kind, agent_id="alice"))
+        for kind in ("answered", "ended", "transferred")
+    ],
+    (
+        "transferred to a queue",
+        "contacts",
+        make("contacts", type="transferred", agent_id="a1", to_queue="billing"),
+    ),
+    *[
+        (f"agent {kind}", "agents", make("agents", type=kind))
+        for kind in ("available", "on_contact", "wrapup", "aux", "offline")
+    ],
     ("aux with reason", "agents", make("agents", type="aux", reason="lunch")),
-    *[(f"channel {channel}", "contacts", make("contacts", channel=channel)) for channel in (
-        "voice", "chat", "email", "social",
-    )],
+    *[
+        (f"channel {channel}", "contacts", make("contacts", channel=channel))
+        for channel in ("voice", "chat", "email", "social")
+    ],
     ("+00:00 offset", "contacts", make("contacts", event_time="2026-11-23T09:00:00.250+00:00")),
     ("other offset", "contacts", make("contacts", event_time="2026-11-23T10:00:00+01:00")),
     ("no fraction", "contacts", make("contacts", event_time="2026-11-23T09:00:00Z")),
@@ -166,7 +174,7 @@ def test_docs_show_a_valid_example_of_every_type() -> None:
     for stream, event in examples:
         errors = [error.message for error in validator(stream).iter_errors(event)]
         assert errors == [], (event, errors)
-    for stream in SCHEMAS:
-        schema = json.loads(SCHEMAS[stream].read_text(encoding="utf-8"))
+    for stream, path in SCHEMAS.items():
+        schema = json.loads(path.read_text(encoding="utf-8"))
         documented = {event["type"] for s, event in examples if s == stream}
         assert documented == set(schema["properties"]["type"]["enum"])
