@@ -53,8 +53,8 @@ class _PartitionBase:
             self.offset = offset
             changes.last_offset = offset
             self._apply_one(offset, key, raw, changes, touched)
+            self._evict(changes, touched)  # after every record, so the result does not depend on batching
         if changes.last_offset >= 0:
-            self._evict(changes, touched)
             self._finish(changes, touched)
         changes.watermark_ms = self.watermark_ms
         return changes
@@ -174,15 +174,13 @@ class AgentPartition(_PartitionBase):
             return
         after = agents.add_transition(before, event)
         changes.add_sums(agents.contributions(before, self.policy), agents.contributions(after, self.policy))
-        self.timelines[event.agent_id] = after
-        touched[event.agent_id] = True
         self._advance_watermark(event.time_ms)
+        self.timelines[event.agent_id] = agents.prune(after, self.watermark_ms - self.policy.allowed_lateness_ms)
+        touched[event.agent_id] = True
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
-        horizon = self.watermark_ms - self.policy.allowed_lateness_ms
-        for agent_id in touched:
-            self.timelines[agent_id] = agents.prune(self.timelines[agent_id], horizon)
+        """Nothing to do per record: a timeline is pruned when it changes (see ``_apply_event``)."""
 
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         for agent_id in touched:

@@ -56,7 +56,7 @@ class PartitionKeys:
 
     @property
     def queues(self) -> str:
-        """Set of queue ids that have a waiting set in this partition."""
+        """Set of queue ids this partition has figures or waiting contacts of."""
         return f"{self.tag}:queues"
 
     def waiting(self, qid: str) -> str:

@@ -78,9 +78,13 @@ class PartitionStore:
 
     def _queue_commands(self, pipe: Any, keys: PartitionKeys, changes: BatchChanges) -> None:
         buckets: set[int] = set()
+        queues: set[str] = set(changes.waiting_added)
         for (bucket, qid, figure), delta in changes.sums.items():
             pipe.hincrby(keys.sums(bucket), figure_field(qid, figure), delta)
             buckets.add(bucket)
+            queues.add(qid)
+        if queues:
+            pipe.sadd(keys.queues, *queues)
         for (bucket, qid, figure), value in changes.maxima.items():
             pipe.zadd(keys.maxima(bucket), {figure_field(qid, figure): value}, gt=True)
             pipe.expire(keys.maxima(bucket), self.bucket_ttl_seconds)
@@ -88,7 +92,6 @@ class PartitionStore:
             pipe.expire(keys.sums(bucket), self.bucket_ttl_seconds)
         for qid, added in changes.waiting_added.items():
             pipe.zadd(keys.waiting(qid), added)
-            pipe.sadd(keys.queues, qid)
         for qid, removed in changes.waiting_removed.items():
             pipe.zrem(keys.waiting(qid), *removed)
         if changes.records_upserted:
