@@ -51,23 +51,23 @@ def main() -> None:
       callpulse demo                      # everything embedded, simulated traffic
       callpulse worker --kafka-bootstrap kafka:9092 --redis-url redis://redis:6379/0
       callpulse exporter --port 9466
-      callpulse simulate --rate 30
+      callpulse simulate --scale 2
     """
 
 
 @main.command(epilog="""\b
 Examples:
   callpulse demo
-  callpulse demo --port 9466 --rate 60
+  callpulse demo --port 9466 --scale 3
 """)
 @click.option("--port", "exporter_port", type=int, default=0, show_default=True, help="Exporter port (0: a free one)")
-@click.option("--rate", type=float, default=None, help="Simulated arrivals per minute per queue")
+@click.option("--scale", type=float, default=1.0, show_default=True, help="Size of the simulated center (arrivals and agents)")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Where child logs go (default: a temp dir)")
-def demo(exporter_port: int, rate: float | None, workdir: str | None) -> None:
+def demo(exporter_port: int, scale: float, workdir: str | None) -> None:
     """Run the embedded stack: Tansu broker, Valkey, worker, exporter and simulated traffic, until Ctrl-C."""
     from callpulse.launcher import run_demo
 
-    sys.exit(run_demo(exporter_port=exporter_port, rate=rate, workdir=workdir))
+    sys.exit(run_demo(exporter_port=exporter_port, scale=scale, workdir=workdir))
 
 
 @main.command(epilog="""\b
@@ -102,20 +102,20 @@ def exporter(settings: Settings) -> None:
 @main.command(epilog="""\b
 Examples:
   callpulse simulate
-  callpulse simulate --rate 60 --seed 7
+  callpulse simulate --scale 5 --seed 7
   callpulse simulate --speed 10 --duration 600
 """)
-@click.option("--rate", type=float, default=None, help="Arrivals per minute per queue (default: the profile's)")
+@click.option("--scale", type=float, default=1.0, show_default=True, help="Size of the simulated center: arrivals and agents")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed: same seed, same traffic")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second")
 @click.option("--warm-start", type=int, default=900, show_default=True, help="Seconds of history to send first")
 @click.option("--duration", type=float, default=None, help="Stop after this many real seconds (default: run until Ctrl-C)")
 @_with_settings
-def simulate(settings: Settings, rate: float | None, seed: int, speed: float, warm_start: int, duration: float | None) -> None:
+def simulate(settings: Settings, scale: float, seed: int, speed: float, warm_start: int, duration: float | None) -> None:
     """Produce simulated contact-center traffic to the configured Kafka."""
     from callpulse.runners import run_simulator
 
-    sys.exit(run_simulator(settings, rate=rate, seed=seed, speed=speed, warm_start_seconds=warm_start, duration=duration))
+    sys.exit(run_simulator(settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start, duration=duration))
 
 @main.command(
     context_settings={"ignore_unknown_options": True, "help_option_names": []},

@@ -58,7 +58,7 @@ class _Children:
                 process.wait()
 
 
-def run_demo(*, exporter_port: int = 0, rate: float | None = None, workdir: str | None = None) -> int:
+def run_demo(*, exporter_port: int = 0, scale: float = 1.0, workdir: str | None = None) -> int:
     """Start everything, print where to look, and run until Ctrl-C or a child fails; return an exit code."""
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="callpulse-demo-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -83,12 +83,14 @@ def run_demo(*, exporter_port: int = 0, rate: float | None = None, workdir: str 
             "CALLPULSE_EXPORTER_PORT": str(port),
             "CALLPULSE_EXPORTER_HOST": "127.0.0.1",
         }
+        # A lone worker on the embedded broker: short group timeouts make it join (and resume) in seconds.
+        for name in ("CALLPULSE_BROKER_SESSION_TIMEOUT_SECONDS", "CALLPULSE_BROKER_REBALANCE_TIMEOUT_SECONDS"):
+            env.setdefault(name, "10")
         children = _Children(base, env)
         stack.callback(children.stop_all)
         children.start("worker", "worker")
         children.start("exporter", "exporter")
-        simulate = ["simulate"] + (["--rate", str(rate)] if rate is not None else [])
-        children.start("simulator", *simulate)
+        children.start("simulator", "simulate", "--scale", str(scale))
         metrics = f"http://127.0.0.1:{port}/metrics"
         wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/health") or children.first_exited() is not None, 30, 0.2, "the exporter")
         _say(f"metrics at {metrics}  (health: http://127.0.0.1:{port}/health)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
 import time
@@ -13,23 +12,18 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from callpulse.settings import Settings
-from callpulse.simulator import DEFAULT_PROFILE, SimulatedEvent, TrafficModel, TrafficProfile, run_simulation
+from callpulse.simulator import DEFAULT_PROFILE, SimulatedEvent, TrafficModel, run_simulation
 
 log = logging.getLogger(__name__)
 
 
-def profile_with_rate(rate: float | None) -> TrafficProfile:
-    """The default profile, every queue at ``rate`` arrivals per minute when given."""
-    if rate is None:
-        return DEFAULT_PROFILE
-    queues = tuple(dataclasses.replace(queue, arrivals_per_minute=rate) for queue in DEFAULT_PROFILE.queues)
-    return dataclasses.replace(DEFAULT_PROFILE, queues=queues)
 
 
 async def simulate_to_kafka(
-    settings: Settings, *, rate: float | None, seed: int, speed: float, warm_start_seconds: int, duration: float | None
+    settings: Settings, *, scale: float, seed: int, speed: float, warm_start_seconds: int, duration: float | None
 ) -> int:
-    """Run the simulator until SIGINT/SIGTERM or ``duration`` seconds; return the number of events sent."""
+    """Run the simulator until SIGINT/SIGTERM or ``duration`` seconds, then close the simulated center;
+    return the number of events sent."""
     topics = {"contacts": settings.contacts_topic, "agents": settings.agents_topic}
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
     await producer.start()
@@ -49,9 +43,13 @@ async def simulate_to_kafka(
             await asyncio.gather(*pending)
             pending.clear()
 
-    model = TrafficModel.warm_started(seed, int(time.time() * 1000), warm_start_seconds, profile_with_rate(rate))
+    model = TrafficModel.warm_started(seed, int(time.time() * 1000), warm_start_seconds, DEFAULT_PROFILE.scaled(scale))
     try:
         sent = await run_simulation(send, clock=time.time, model=model, speed=speed, stop=stop)
+        closing = model.close(model.now_ms)  # callers hang up, agents log off: nothing is left open
+        for event in closing:
+            await send(event)
+        sent += len(closing)
         await asyncio.gather(*pending)
     finally:
         with contextlib.suppress(Exception):

@@ -59,7 +59,7 @@ def _exit_on_signal(signum: int, _frame: Any) -> None:
 
 
 def run_simulator(
-    settings: Settings, *, rate: float | None, seed: int, speed: float, warm_start_seconds: int, duration: float | None
+    settings: Settings, *, scale: float, seed: int, speed: float, warm_start_seconds: int, duration: float | None
 ) -> int:
     if not _checked(settings, kafka=True, redis=False):
         return 2
@@ -67,7 +67,7 @@ def run_simulator(
 
     try:
         sent: Any = asyncio.run(
-            simulate_to_kafka(settings, rate=rate, seed=seed, speed=speed, warm_start_seconds=warm_start_seconds, duration=duration)
+            simulate_to_kafka(settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start_seconds, duration=duration)
         )
     except KeyboardInterrupt:
         return 0

@@ -126,17 +126,13 @@ def _problem(leg: ContactLeg) -> Rejection | None:
 
 
 def _hold_problem(leg: ContactLeg) -> Rejection | None:
-    expected = HOLD_START
-    for at, kind, _event_id in leg.holds:
-        if kind != expected:
-            word = "hold_end without a hold_start" if kind == HOLD_END else "hold_start while already on hold"
-            return Rejection(RejectReason.NEGATIVE_DURATION, f"contact {leg.contact_id}: {word} at {at} ms")
+    """Holds must lie inside talk; their pairing is left to ``hold_ms`` so arrival order does not matter."""
+    end = leg.end_ms
+    for at, _kind, _event_id in leg.holds:
         if leg.answered_ms is not None and at < leg.answered_ms:
             return Rejection(RejectReason.NEGATIVE_DURATION, f"contact {leg.contact_id}: hold at {at} ms before answer")
-        end = leg.end_ms
         if end is not None and at > end:
             return Rejection(RejectReason.NEGATIVE_DURATION, f"contact {leg.contact_id}: hold at {at} ms after the end")
-        expected = HOLD_END if kind == HOLD_START else HOLD_START
     return None
 
 
@@ -162,14 +158,18 @@ def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejec
 
 
 def hold_ms(leg: ContactLeg) -> int:
-    """Total time on hold, an open hold closed at the end of talk; 0 until the end is known."""
+    """Total time on hold once talk has ended; 0 before.
+
+    In time order, each hold_start pairs with the hold_end that follows it; a hold still open at the end
+    of talk closes there. An end with no start before it, or a second start while on hold, adds nothing.
+    """
     end = leg.end_ms
     if end is None:
         return 0
     total, started = 0, None
     for at, kind, _event_id in leg.holds:
         if kind == HOLD_START:
-            started = at
+            started = at if started is None else started
         elif started is not None:
             total += at - started
             started = None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 
 
 class TimeFormatError(ValueError):
@@ -11,12 +14,17 @@ class TimeFormatError(ValueError):
 
 def parse_event_time_ms(text: str) -> int:
     """Parse ``2026-11-23T09:00:00.250Z`` (any UTC offset) into epoch milliseconds."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", text):
+            raise TimeFormatError(f"{text!r} has no UTC offset; add 'Z' or '+00:00'")
+        raise TimeFormatError(f"{text[:40]!r} is not an RFC 3339 time like 2026-11-23T09:00:00.250Z")
+    fraction = (match.group(1) or "")[:7]  # the dot and at most microseconds
+    offset = "+00:00" if match.group(2) == "Z" else match.group(2)
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text[:19] + fraction + offset)
     except ValueError:
-        raise TimeFormatError(f"{text!r} is not an RFC 3339 time") from None
-    if parsed.tzinfo is None or "T" not in text.upper():
-        raise TimeFormatError(f"{text!r} has no UTC offset; add 'Z' or '+00:00'")
+        raise TimeFormatError(f"{text!r} is not a valid date and time") from None
     delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,8 @@ def test_redis_client_starts_empty(redis_client: redis.Redis) -> None:
 
 
 @pytest.mark.parametrize("start", [start_kafka, start_redis], ids=["kafka", "redis"])
-def test_stop_leaves_no_process(start: object) -> None:
-    assert callable(start)
-    server: ManagedServer = start()
+def test_stop_leaves_no_process(start: Callable[[], ManagedServer]) -> None:
+    server = start()
     workdir = server.owned_dir
     assert server.process.poll() is None
     assert _port_accepts(server.port)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -81,16 +81,17 @@ class Probe:
         offsets = self.admin.list_group_offsets({self.app_id: partitions}).get(self.app_id, {})
         return sum(max(meta.offset, 0) for meta in offsets.values())
 
-    def wait_for(self, predicate: object, timeout: float, what: str, interval: float = 0.05) -> None:
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+    ) -> None:
         """``wait_until`` that fails early, with the worker's log, when the newest worker exits."""
-        assert callable(predicate)
         worker, log = self.workers[-1]
 
         def check() -> bool:
             if worker.poll() is not None:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
                 pytest.fail(f"worker exited with {worker.returncode} while waiting for {what}:\n{tail}")
-            return bool(predicate())
+            return predicate()
 
         wait_until(check, timeout, interval, what)
 
