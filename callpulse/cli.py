@@ -15,7 +15,9 @@ from callpulse.settings import Settings, SettingsError, load_settings
 _COMMON = [
     click.option("--kafka-bootstrap", help="Kafka bootstrap servers [env CALLPULSE_KAFKA_BOOTSTRAP]"),
     click.option("--redis-url", help="Redis URL [env CALLPULSE_REDIS_URL]"),
-    click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="[env CALLPULSE_LOG_LEVEL]"),
+    click.option(
+        "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="[env CALLPULSE_LOG_LEVEL]"
+    ),
 ]
 
 
@@ -55,14 +57,20 @@ def main() -> None:
     """
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Examples:
   callpulse demo
   callpulse demo --port 9466 --scale 3
-""")
+"""
+)
 @click.option("--port", "exporter_port", type=int, default=0, show_default=True, help="Exporter port (0: a free one)")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Size of the simulated center (arrivals and agents)")
-@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Where child logs go (default: a temp dir)")
+@click.option(
+    "--scale", type=float, default=1.0, show_default=True, help="Size of the simulated center (arrivals and agents)"
+)
+@click.option(
+    "--workdir", type=click.Path(file_okay=False), default=None, help="Where child logs go (default: a temp dir)"
+)
 def demo(exporter_port: int, scale: float, workdir: str | None) -> None:
     """Run the embedded stack: Tansu broker, Valkey, worker, exporter and simulated traffic, until Ctrl-C."""
     from callpulse.launcher import run_demo
@@ -70,11 +78,13 @@ def demo(exporter_port: int, scale: float, workdir: str | None) -> None:
     sys.exit(run_demo(exporter_port=exporter_port, scale=scale, workdir=workdir))
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Examples:
   callpulse worker
   CALLPULSE_KAFKA_BOOTSTRAP=kafka:9092 CALLPULSE_REDIS_URL=redis://redis:6379/0 callpulse worker
-""")
+"""
+)
 @_with_settings
 def worker(settings: Settings) -> None:
     """Consume the contact and agent topics and keep the KPI state in Redis."""
@@ -83,12 +93,14 @@ def worker(settings: Settings) -> None:
     sys.exit(run_worker(settings))
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Examples:
   callpulse exporter
   callpulse exporter --host 0.0.0.0 --port 9466
   curl -s localhost:9466/metrics | grep callpulse_queue_longest_wait_seconds
-""")
+"""
+)
 @click.option("--host", "setting_exporter_host", help="Listen address [env CALLPULSE_EXPORTER_HOST]")
 @click.option("--port", "setting_exporter_port", type=int, help="Listen port [env CALLPULSE_EXPORTER_PORT]")
 @_with_settings
@@ -99,23 +111,34 @@ def exporter(settings: Settings) -> None:
     sys.exit(run_exporter(settings))
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Examples:
   callpulse simulate
   callpulse simulate --scale 5 --seed 7
   callpulse simulate --speed 10 --duration 600
-""")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Size of the simulated center: arrivals and agents")
+"""
+)
+@click.option(
+    "--scale", type=float, default=1.0, show_default=True, help="Size of the simulated center: arrivals and agents"
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed: same seed, same traffic")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Simulated seconds per real second")
 @click.option("--warm-start", type=int, default=900, show_default=True, help="Seconds of history to send first")
-@click.option("--duration", type=float, default=None, help="Stop after this many real seconds (default: run until Ctrl-C)")
+@click.option(
+    "--duration", type=float, default=None, help="Stop after this many real seconds (default: run until Ctrl-C)"
+)
 @_with_settings
-def simulate(settings: Settings, scale: float, seed: int, speed: float, warm_start: int, duration: float | None) -> None:
+def simulate(
+    *, settings: Settings, scale: float, seed: int, speed: float, warm_start: int, duration: float | None
+) -> None:
     """Produce simulated contact-center traffic to the configured Kafka."""
     from callpulse.runners import run_simulator
 
-    sys.exit(run_simulator(settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start, duration=duration))
+    sys.exit(
+        run_simulator(settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start, duration=duration)
+    )
+
 
 @main.command(
     context_settings={"ignore_unknown_options": True, "help_option_names": []},

@@ -53,8 +53,6 @@ _PR_SET_PDEATHSIG = 1
 _TANSU_ENV_DROP = frozenset(
     {"CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "SCHEMA_REGISTRY"}
 )
-
-
 _NO_RETRY = Retry(NoBackoff(), 0)  # a readiness probe fails fast; the caller polls again
 
 
@@ -70,9 +68,7 @@ def free_port(host: str = LOOPBACK) -> int:
         return port
 
 
-def wait_until(
-    predicate: Callable[[], bool], timeout: float, interval: float = 0.05, what: str = "condition"
-) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05, what: str = "condition") -> None:
     """Call ``predicate`` every ``interval`` s until it returns true; raise TimeoutError after ``timeout`` s.
 
     Exceptions from ``predicate`` propagate, so it can abort the wait (e.g. when a server process exited).
@@ -258,9 +254,7 @@ def _start(
 
 def _kafka_ready(server: ManagedServer) -> bool:
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=server.url, bootstrap_timeout_ms=1000, request_timeout_ms=2000
-        )
+        admin = KafkaAdminClient(bootstrap_servers=server.url, bootstrap_timeout_ms=1000, request_timeout_ms=2000)
     except (KafkaError, OSError):
         return False
     try:
@@ -278,9 +272,7 @@ def start_kafka(
     """Start Tansu (in-memory storage) on loopback; return once a metadata request succeeds."""
     binary = tansu_binary()
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _TANSU_ENV_DROP and not key.startswith("OTEL_")
+        key: value for key, value in os.environ.items() if key not in _TANSU_ENV_DROP and not key.startswith("OTEL_")
     }
     env.setdefault("RUST_LOG", "warn")
 
@@ -315,9 +307,7 @@ def _redis_ready(server: ManagedServer) -> bool:
             client.close()
 
 
-def start_redis(
-    port: int | None = None, log_dir: Path | None = None, *, timeout: float = 15.0
-) -> ManagedServer:
+def start_redis(port: int | None = None, log_dir: Path | None = None, *, timeout: float = 15.0) -> ManagedServer:
     """Start Valkey (or redis-server) on loopback, without persistence; return once PING answers PONG."""
     binary = redis_binary()
 

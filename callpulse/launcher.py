@@ -92,7 +92,12 @@ def run_demo(*, exporter_port: int = 0, scale: float = 1.0, workdir: str | None 
         children.start("exporter", "exporter")
         children.start("simulator", "simulate", "--scale", str(scale))
         metrics = f"http://127.0.0.1:{port}/metrics"
-        wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/health") or children.first_exited() is not None, 30, 0.2, "the exporter")
+        wait_until(
+            lambda: _healthy(f"http://127.0.0.1:{port}/health") or children.first_exited() is not None,
+            30,
+            0.2,
+            "the exporter",
+        )
         _say(f"metrics at {metrics}  (health: http://127.0.0.1:{port}/health)")
         _say("press Ctrl-C to stop")
         try:

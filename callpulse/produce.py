@@ -17,8 +17,6 @@ from callpulse.simulator import DEFAULT_PROFILE, SimulatedEvent, TrafficModel, r
 log = logging.getLogger(__name__)
 
 
-
-
 async def simulate_to_kafka(
     settings: Settings, *, scale: float, seed: int, speed: float, warm_start_seconds: int, duration: float | None
 ) -> int:

@@ -106,9 +106,7 @@ def _mapping(value: object, where: str, required: set[str], optional: set[str]) 
     if missing := sorted(required - keys):
         raise ConfigError(f"{where}: missing {', '.join(missing)}")
     if unknown := sorted(keys - required - optional):
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {sorted(required | optional)}"
-        )
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {sorted(required | optional)}")
     return value
 
 
@@ -150,8 +148,7 @@ def _check_unambiguous(overrides: Sequence[Override]) -> None:
         key = tuple(override.matchers.items())
         if key in seen:
             raise ConfigError(
-                f"longest_wait.overrides[{index}]: same labels as overrides[{seen[key]}] "
-                f"({override.describe()})"
+                f"longest_wait.overrides[{index}]: same labels as overrides[{seen[key]}] ({override.describe()})"
             )
         seen[key] = index
     full = {tuple(o.matchers.items()) for o in overrides if o.specificity == len(SERIES_LABELS)}
@@ -377,10 +374,14 @@ def check(config_path: Path, out_path: Path) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="callpulse rules", description="Prometheus rules from alerts.yaml")
-    parser.add_argument(
-        "command", choices=["generate", "check"], help="write rules.yml, or verify it is current"
+    parser = argparse.ArgumentParser(
+        prog="callpulse rules",
+        description="Prometheus rules from alerts.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  callpulse rules generate\n  callpulse rules check\n"
+        "  callpulse rules generate --config my-alerts.yaml --out /etc/prometheus/callpulse.rules.yml",
     )
+    parser.add_argument("command", choices=["generate", "check"], help="write rules.yml, or verify it is current")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"default {DEFAULT_CONFIG}")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUTPUT, help=f"default {DEFAULT_OUTPUT}")
     args = parser.parse_args(argv)

@@ -14,6 +14,7 @@ log = logging.getLogger("callpulse")
 
 
 def _checked(settings: Settings, *, kafka: bool, redis: bool) -> bool:
+    """Check the dependencies answer (and create the topics), or log why not."""
     try:
         if redis:
             preflight.check_redis(settings.redis_url)
@@ -22,6 +23,11 @@ def _checked(settings: Settings, *, kafka: bool, redis: bool) -> bool:
     except preflight.Unreachable as exc:
         log.error("%s", exc)
         return False
+    if kafka:
+        from streams.topics import ensure_topics
+
+        topics = [settings.contacts_topic, settings.agents_topic, settings.dead_letter_topic]
+        ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.topic_partitions)
     return True
 
 
@@ -44,7 +50,9 @@ def run_exporter(settings: Settings) -> int:
     from exporters.server import ExporterServer
 
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-    server = ExporterServer(wiring.collector(settings, redis), redis, host=settings.exporter_host, port=settings.exporter_port)
+    server = ExporterServer(
+        wiring.collector(settings, redis), redis, host=settings.exporter_host, port=settings.exporter_port
+    )
     log.info("exporter serving %s/metrics", server.url)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
@@ -67,7 +75,9 @@ def run_simulator(
 
     try:
         sent: Any = asyncio.run(
-            simulate_to_kafka(settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start_seconds, duration=duration)
+            simulate_to_kafka(
+                settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start_seconds, duration=duration
+            )
         )
     except KeyboardInterrupt:
         return 0

@@ -5,11 +5,13 @@ Every other module receives the values it needs as keyword arguments; nothing el
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from processors.formulas import ServiceLevelVariant
 
@@ -45,11 +47,17 @@ class Settings(BaseSettings):
 
     # KPI definitions
     bucket_seconds: int = Field(60, ge=1, le=3600, description="Width of the time buckets windows are made of")
-    windows: tuple[int, ...] = Field((300, 900, 3600), description="Rolling windows in seconds, comma separated")
-    allowed_lateness_seconds: int = Field(600, ge=0, description="Events older than the watermark by more go to the dead-letter topic")
-    stale_contact_seconds: int = Field(4 * 3600, ge=60, description="An open contact with no event for this long is dropped")
+    windows: Annotated[tuple[int, ...], NoDecode] = Field(
+        (300, 900, 3600), description="Rolling windows in seconds, comma separated"
+    )
+    allowed_lateness_seconds: int = Field(
+        600, ge=0, description="Events older than the watermark by more go to the dead-letter topic"
+    )
+    stale_contact_seconds: int = Field(
+        4 * 3600, ge=60, description="An open contact with no event for this long is dropped"
+    )
     short_abandon_seconds: float = Field(5.0, ge=0, description="Abandons quicker than this are short abandons")
-    service_level_seconds: dict[str, float] = Field(
+    service_level_seconds: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=lambda: {"voice": 20.0, "chat": 60.0, "email": 3600.0, "social": 900.0},
         description="Service-level threshold per channel, e.g. voice=20,chat=60",
     )
@@ -76,8 +84,12 @@ class Settings(BaseSettings):
     @field_validator("service_level_seconds", mode="before")
     @classmethod
     def _parse_thresholds(cls, value: object) -> object:
-        if isinstance(value, str) and not value.lstrip().startswith("{"):
-            pairs = (item.split("=", 1) for item in value.split(",") if item.strip())
+        if isinstance(value, str):
+            if value.lstrip().startswith("{"):
+                return json.loads(value)
+            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("expected channel=seconds pairs, e.g. voice=20,chat=60")
             return {name.strip(): float(seconds) for name, seconds in pairs}
         return value
 
@@ -100,13 +112,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_windows(self) -> Settings:
         if not self.windows:
-            raise ValueError("windows: give at least one window")
+            raise ValueError("CALLPULSE_WINDOWS: give at least one window")
         for window in self.windows:
             if window <= 0 or window % self.bucket_seconds:
-                raise ValueError(f"windows: {window}s is not a positive multiple of bucket_seconds={self.bucket_seconds}")
+                raise ValueError(
+                    f"CALLPULSE_WINDOWS: {window}s is not a positive multiple of "
+                    f"CALLPULSE_BUCKET_SECONDS={self.bucket_seconds}"
+                )
         for channel, seconds in self.service_level_seconds.items():
             if seconds <= 0:
-                raise ValueError(f"service_level_seconds: threshold of {channel} must be > 0")
+                raise ValueError(f"CALLPULSE_SERVICE_LEVEL_SECONDS: threshold of {channel} must be > 0")
         return self
 
     @property
@@ -120,10 +135,33 @@ def load_settings(**overrides: object) -> Settings:
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return Settings(**given)  # type: ignore[arg-type]
+    except SourceError as exc:
+        raise SettingsError(f"invalid configuration: {exc}") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
-            variable = f"CALLPULSE_{field.split('.')[0].upper()}" if field != "settings" else "settings"
-            problems.append(f"{variable}: {error['msg']}")
+            field = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"CALLPULSE_{field.split('.')[0].upper()}: {message}" if field else message)
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def render_markdown_table() -> str:
+    """The configuration table of the README (a test keeps the two in step)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, tuple):
+            shown = ",".join(str(item) for item in default)
+        elif isinstance(default, dict):
+            shown = ",".join(f"{key}={value:g}" for key, value in default.items())
+        elif isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = str(getattr(default, "value", default))
+        rows.append(f"| `CALLPULSE_{name.upper()}` | `{shown}` | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown_table(), end="")

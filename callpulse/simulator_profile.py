@@ -169,9 +169,7 @@ class TrafficProfile:
         """
         _check_positive("scale factor", factor)
         queues = tuple(
-            replace(
-                q, arrivals_per_minute=q.arrivals_per_minute * factor, agents=max(1, round(q.agents * factor))
-            )
+            replace(q, arrivals_per_minute=q.arrivals_per_minute * factor, agents=max(1, round(q.agents * factor)))
             for q in self.queues
         )
         return replace(self, queues=queues)

@@ -30,38 +30,221 @@ def _windowed(name: str, help_text: str, unit: str, formula: str) -> MetricSpec:
     return MetricSpec(name, "gauge", help_text, WINDOWED, unit, formula, SLIDING)
 
 
-QUEUE_OFFERED = _windowed("callpulse_queue_offered_contacts", "Contacts offered: answered + abandoned (+ timed out, by configuration); short abandons excluded.", "contacts", "answered + abandoned [+ timed_out]")
-QUEUE_ANSWERED = _windowed("callpulse_queue_answered_contacts", "Contacts answered by an agent.", "contacts", "count of answered, at answer time")
-QUEUE_ABANDONED = _windowed("callpulse_queue_abandoned_contacts", "Contacts that hung up or left while waiting, short abandons excluded.", "contacts", "count of abandoned with wait >= short-abandon threshold")
-QUEUE_SHORT_ABANDONED = _windowed("callpulse_queue_short_abandoned_contacts", "Contacts that abandoned within the short-abandon threshold.", "contacts", "count of abandoned with wait < short-abandon threshold")
-QUEUE_TIMED_OUT = _windowed("callpulse_queue_timed_out_contacts", "Contacts that reached the queue's maximum wait.", "contacts", "count of timeout events")
-QUEUE_HANDLED = _windowed("callpulse_queue_handled_contacts", "Contacts answered, ended and wrapped up.", "contacts", "count, at wrap-up end")
-QUEUE_TRANSFERRED = _windowed("callpulse_queue_transferred_contacts", "Contacts transferred out of the queue.", "contacts", "count, at transfer time")
-QUEUE_ASA = _windowed("callpulse_queue_answer_speed_seconds", "Average speed of answer: mean wait of answered contacts.", "seconds", "sum(answered_at - queued_at) / answered")
-QUEUE_MAX_WAIT = _windowed("callpulse_queue_max_wait_seconds", "Longest wait of a contact that left the queue (answered, abandoned or timed out).", "seconds", "max(left_at - queued_at)")
-QUEUE_ABANDON_RATIO = _windowed("callpulse_queue_abandon_ratio", "Abandon rate: abandoned / offered, short abandons excluded from both.", "ratio", "abandoned [+ timed_out] / offered")
-QUEUE_SERVICE_LEVEL = _windowed("callpulse_queue_service_level_ratio", "Share of contacts served within the channel's service-level threshold, abandons treated per configuration.", "ratio", "see docs: one of four abandon treatments")
-QUEUE_AHT = _windowed("callpulse_queue_handle_time_seconds", "Average handle time (talk + hold + wrap-up) of handled contacts.", "seconds", "sum(wrapup_ended_at - answered_at) / handled")
-QUEUE_TALK = _windowed("callpulse_queue_talk_time_seconds", "Average talk time of handled contacts (excluding hold).", "seconds", "sum(end - answered - hold) / handled")
-QUEUE_HOLD = _windowed("callpulse_queue_hold_time_seconds", "Average hold time of handled contacts.", "seconds", "sum(hold intervals) / handled")
-QUEUE_WRAPUP = _windowed("callpulse_queue_wrapup_time_seconds", "Average after-contact work of handled contacts.", "seconds", "sum(wrapup_ended_at - end) / handled")
-QUEUE_TRANSFER_RATIO = _windowed("callpulse_queue_transfer_ratio", "Transferred / handled.", "ratio", "transferred / handled")
-QUEUE_AGENT_IDLE = _windowed("callpulse_queue_agent_idle_seconds", "Average agent idle time between contacts: time available before taking a contact of this queue.", "seconds", "sum(on_contact_at - available_at) / gaps")
+QUEUE_OFFERED = _windowed(
+    "callpulse_queue_offered_contacts",
+    "Contacts offered: answered + abandoned (+ timed out, by configuration); short abandons excluded.",
+    "contacts",
+    "answered + abandoned [+ timed_out]",
+)
+QUEUE_ANSWERED = _windowed(
+    "callpulse_queue_answered_contacts",
+    "Contacts answered by an agent.",
+    "contacts",
+    "count of answered, at answer time",
+)
+QUEUE_ABANDONED = _windowed(
+    "callpulse_queue_abandoned_contacts",
+    "Contacts that hung up or left while waiting, short abandons excluded.",
+    "contacts",
+    "count of abandoned with wait >= short-abandon threshold",
+)
+QUEUE_SHORT_ABANDONED = _windowed(
+    "callpulse_queue_short_abandoned_contacts",
+    "Contacts that abandoned within the short-abandon threshold.",
+    "contacts",
+    "count of abandoned with wait < short-abandon threshold",
+)
+QUEUE_TIMED_OUT = _windowed(
+    "callpulse_queue_timed_out_contacts",
+    "Contacts that reached the queue's maximum wait.",
+    "contacts",
+    "count of timeout events",
+)
+QUEUE_HANDLED = _windowed(
+    "callpulse_queue_handled_contacts", "Contacts answered, ended and wrapped up.", "contacts", "count, at wrap-up end"
+)
+QUEUE_TRANSFERRED = _windowed(
+    "callpulse_queue_transferred_contacts",
+    "Contacts transferred out of the queue.",
+    "contacts",
+    "count, at transfer time",
+)
+QUEUE_ASA = _windowed(
+    "callpulse_queue_answer_speed_seconds",
+    "Average speed of answer: mean wait of answered contacts.",
+    "seconds",
+    "sum(answered_at - queued_at) / answered",
+)
+QUEUE_MAX_WAIT = _windowed(
+    "callpulse_queue_max_wait_seconds",
+    "Longest wait of a contact that left the queue (answered, abandoned or timed out).",
+    "seconds",
+    "max(left_at - queued_at)",
+)
+QUEUE_ABANDON_RATIO = _windowed(
+    "callpulse_queue_abandon_ratio",
+    "Abandon rate: abandoned / offered, short abandons excluded from both.",
+    "ratio",
+    "abandoned [+ timed_out] / offered",
+)
+QUEUE_SERVICE_LEVEL = _windowed(
+    "callpulse_queue_service_level_ratio",
+    "Share of contacts served within the channel's service-level threshold, abandons treated per configuration.",
+    "ratio",
+    "see docs: one of four abandon treatments",
+)
+QUEUE_AHT = _windowed(
+    "callpulse_queue_handle_time_seconds",
+    "Average handle time (talk + hold + wrap-up) of handled contacts.",
+    "seconds",
+    "sum(wrapup_ended_at - answered_at) / handled",
+)
+QUEUE_TALK = _windowed(
+    "callpulse_queue_talk_time_seconds",
+    "Average talk time of handled contacts (excluding hold).",
+    "seconds",
+    "sum(end - answered - hold) / handled",
+)
+QUEUE_HOLD = _windowed(
+    "callpulse_queue_hold_time_seconds",
+    "Average hold time of handled contacts.",
+    "seconds",
+    "sum(hold intervals) / handled",
+)
+QUEUE_WRAPUP = _windowed(
+    "callpulse_queue_wrapup_time_seconds",
+    "Average after-contact work of handled contacts.",
+    "seconds",
+    "sum(wrapup_ended_at - end) / handled",
+)
+QUEUE_TRANSFER_RATIO = _windowed(
+    "callpulse_queue_transfer_ratio", "Transferred / handled.", "ratio", "transferred / handled"
+)
+QUEUE_AGENT_IDLE = _windowed(
+    "callpulse_queue_agent_idle_seconds",
+    "Average agent idle time between contacts: time available before taking a contact of this queue.",
+    "seconds",
+    "sum(on_contact_at - available_at) / gaps",
+)
 
-QUEUE_WAITING = MetricSpec("callpulse_queue_waiting_contacts", "gauge", "Contacts waiting in the queue now.", QUEUE, "contacts", "queued and not yet answered, abandoned or timed out", LIVE)
-QUEUE_LONGEST_WAIT = MetricSpec("callpulse_queue_longest_wait_seconds", "gauge", "Age of the oldest contact waiting now; 0 when nobody waits.", QUEUE, "seconds", "now - min(queued_at) over waiting contacts", LIVE)
-QUEUE_AGENTS = MetricSpec("callpulse_queue_agents", "gauge", "Agents whose latest state event is for this queue, by state.", (*QUEUE, "state"), "agents", "count of agents by current state", LIVE)
-QUEUE_SL_THRESHOLD = MetricSpec("callpulse_queue_service_level_threshold_seconds", "gauge", "The service-level threshold configured for the channel.", ("channel",), "seconds", "configuration", "-")
+QUEUE_WAITING = MetricSpec(
+    "callpulse_queue_waiting_contacts",
+    "gauge",
+    "Contacts waiting in the queue now.",
+    QUEUE,
+    "contacts",
+    "queued and not yet answered, abandoned or timed out",
+    LIVE,
+)
+QUEUE_LONGEST_WAIT = MetricSpec(
+    "callpulse_queue_longest_wait_seconds",
+    "gauge",
+    "Age of the oldest contact waiting now; 0 when nobody waits.",
+    QUEUE,
+    "seconds",
+    "now - min(queued_at) over waiting contacts",
+    LIVE,
+)
+QUEUE_AGENTS = MetricSpec(
+    "callpulse_queue_agents",
+    "gauge",
+    "Agents whose latest state event is for this queue, by state.",
+    (*QUEUE, "state"),
+    "agents",
+    "count of agents by current state",
+    LIVE,
+)
+QUEUE_SL_THRESHOLD = MetricSpec(
+    "callpulse_queue_service_level_threshold_seconds",
+    "gauge",
+    "The service-level threshold configured for the channel.",
+    ("channel",),
+    "seconds",
+    "configuration",
+    "-",
+)
 
-EVENTS_APPLIED = MetricSpec("callpulse_events_applied_total", "counter", "Events applied to the figures.", ("stream",), "events", "count", "since state began")
-EVENTS_DUPLICATE = MetricSpec("callpulse_duplicate_events_total", "counter", "Events skipped because their event id was already applied.", ("stream",), "events", "count", "since state began")
-EVENTS_DEAD_LETTER = MetricSpec("callpulse_dead_letter_events_total", "counter", "Events sent to the dead-letter topic, by reason.", ("stream", "reason"), "events", "count", "since state began")
-EVENTS_LATE = MetricSpec("callpulse_late_events_total", "counter", "Events later than the allowed lateness (also dead-lettered).", ("stream",), "events", "count", "since state began")
-CONTACTS_STALE = MetricSpec("callpulse_stale_contacts_evicted_total", "counter", "Open contacts dropped after no event for the stale-contact time.", ("stream",), "contacts", "count", "since state began")
-STREAM_WATERMARK = MetricSpec("callpulse_stream_watermark_timestamp_seconds", "gauge", "Newest event time applied, per stream (max over partitions).", ("stream",), "seconds since epoch", "max(event_time)", "-")
-STREAM_PARTITIONS = MetricSpec("callpulse_stream_partitions", "gauge", "Partitions with state in Redis, per stream.", ("stream",), "partitions", "count", "-")
-REDIS_UP = MetricSpec("callpulse_exporter_redis_up", "gauge", "1 if the last scrape read Redis, else 0 (and no KPI is served).", (), "boolean", "-", LIVE)
-SCRAPE_DURATION = MetricSpec("callpulse_exporter_scrape_duration_seconds", "gauge", "Time the collector took to read Redis and build the metrics.", (), "seconds", "-", LIVE)
+EVENTS_APPLIED = MetricSpec(
+    "callpulse_events_applied_total",
+    "counter",
+    "Events applied to the figures.",
+    ("stream",),
+    "events",
+    "count",
+    "since state began",
+)
+EVENTS_DUPLICATE = MetricSpec(
+    "callpulse_duplicate_events_total",
+    "counter",
+    "Events skipped because their event id was already applied.",
+    ("stream",),
+    "events",
+    "count",
+    "since state began",
+)
+EVENTS_DEAD_LETTER = MetricSpec(
+    "callpulse_dead_letter_events_total",
+    "counter",
+    "Events sent to the dead-letter topic, by reason.",
+    ("stream", "reason"),
+    "events",
+    "count",
+    "since state began",
+)
+EVENTS_LATE = MetricSpec(
+    "callpulse_late_events_total",
+    "counter",
+    "Events later than the allowed lateness (also dead-lettered).",
+    ("stream",),
+    "events",
+    "count",
+    "since state began",
+)
+CONTACTS_STALE = MetricSpec(
+    "callpulse_stale_contacts_evicted_total",
+    "counter",
+    "Open contacts dropped after no event for the stale-contact time.",
+    ("stream",),
+    "contacts",
+    "count",
+    "since state began",
+)
+STREAM_WATERMARK = MetricSpec(
+    "callpulse_stream_watermark_timestamp_seconds",
+    "gauge",
+    "Newest event time applied, per stream (max over partitions).",
+    ("stream",),
+    "seconds since epoch",
+    "max(event_time)",
+    "-",
+)
+STREAM_PARTITIONS = MetricSpec(
+    "callpulse_stream_partitions",
+    "gauge",
+    "Partitions with state in Redis, per stream.",
+    ("stream",),
+    "partitions",
+    "count",
+    "-",
+)
+REDIS_UP = MetricSpec(
+    "callpulse_exporter_redis_up",
+    "gauge",
+    "1 if the last scrape read Redis, else 0 (and no KPI is served).",
+    (),
+    "boolean",
+    "-",
+    LIVE,
+)
+SCRAPE_DURATION = MetricSpec(
+    "callpulse_exporter_scrape_duration_seconds",
+    "gauge",
+    "Time the collector took to read Redis and build the metrics.",
+    (),
+    "seconds",
+    "-",
+    LIVE,
+)
 
 ALL: tuple[MetricSpec, ...] = tuple(value for value in list(globals().values()) if isinstance(value, MetricSpec))
 
@@ -78,7 +261,9 @@ def render_markdown() -> str:
     ]
     for spec in ALL:
         labels = ", ".join(spec.labels) or "-"
-        lines.append(f"| `{spec.name}` | {spec.kind} | {spec.unit} | {labels} | {spec.formula} | {spec.window} | {spec.help} |")
+        lines.append(
+            f"| `{spec.name}` | {spec.kind} | {spec.unit} | {labels} | {spec.formula} | {spec.window} | {spec.help} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ No metric state lives in the process between scrapes; when Redis cannot be read,
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -140,7 +141,7 @@ class CallpulseCollector(Collector):
         watermark = _family(catalog.STREAM_WATERMARK)
         partitions = _family(catalog.STREAM_PARTITIONS)
         for stream in STREAMS:
-            stats = snapshot.stats.get(stream, {})
+            stats: Counter[str] = snapshot.stats.get(stream, Counter())
             applied.add_metric([stream], stats.get("applied", 0))
             duplicate.add_metric([stream], stats.get("duplicate", 0))
             late.add_metric([stream], stats.get("dead_letter:late_event", 0))

@@ -28,7 +28,9 @@ class Snapshot:
     """Everything one scrape shows, merged over partitions."""
 
     now_ms: int
-    totals: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (qid, window label) -> figure -> value
+    totals: dict[tuple[str, str], dict[str, int]] = field(
+        default_factory=dict
+    )  # (qid, window label) -> figure -> value
     waiting: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # qid -> (count, oldest queued ms)
     agents: Counter[tuple[str, str]] = field(default_factory=Counter)  # (qid, state) -> agents
     stats: dict[Stream, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -44,7 +46,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def merge_bucket(snapshot: Snapshot, windows: list[WindowSpec], bucket_ms: int, sums: dict[Any, Any], maxima: list[tuple[Any, float]]) -> None:
+def merge_bucket(
+    snapshot: Snapshot, windows: list[WindowSpec], bucket_ms: int, sums: dict[Any, Any], maxima: list[tuple[Any, float]]
+) -> None:
     """Add one bucket's sums and maxima into every window that contains it."""
     for window in windows:
         if not window.contains(bucket_ms, snapshot.now_ms):
@@ -84,7 +88,7 @@ def merge_meta(snapshot: Snapshot, stream: Stream, meta: dict[Any, Any]) -> None
 def read_snapshot(redis: Redis, *, prefix: str, now_ms: int, windows: list[WindowSpec]) -> Snapshot:
     """Read all partitions: (1) the partition list, (2) meta, buckets and queue lists, (3) waiting sets."""
     snapshot = Snapshot(now_ms=now_ms)
-    members = sorted(_text(member) for member in redis.smembers(partitions_key(prefix)))  # type: ignore[union-attr]
+    members = sorted(_text(member) for member in redis.smembers(partitions_key(prefix)))
     partitions = [PartitionKeys(prefix, *parse_partition_member(member)) for member in members]
     longest = max(windows, key=lambda window: window.length_ms)
     buckets = longest.bucket_starts(now_ms)

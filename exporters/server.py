@@ -26,7 +26,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
 
@@ -61,7 +61,7 @@ class ExporterServer:
         self._server = make_server(
             host, port, build_app(self.registry, redis), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
         )
-        self._host = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host
+        self._host = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host  # noqa: S104 - a URL to print, not a bind  # noqa: S104 - a URL to print, not a bind
         self._thread: threading.Thread | None = None
 
     @property

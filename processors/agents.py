@@ -51,7 +51,10 @@ class AgentTimeline:
     def from_json(cls, data: dict[str, Any]) -> AgentTimeline:
         return cls(
             agent_id=data["a"],
-            transitions=[Transition(int(at), str(eid), AgentState(state), str(qid), reason) for at, eid, state, qid, reason in data["tr"]],
+            transitions=[
+                Transition(int(at), str(eid), AgentState(state), str(qid), reason)
+                for at, eid, state, qid, reason in data["tr"]
+            ],
         )
 
 
@@ -62,23 +65,39 @@ def add_transition(timeline: AgentTimeline, event: AgentEvent) -> AgentTimeline:
 
 
 def prune(timeline: AgentTimeline, horizon_ms: int) -> AgentTimeline:
-    """Drop transitions before ``horizon_ms`` except the newest of them."""
-    older = [t for t in timeline.transitions if t.time_ms < horizon_ms]
-    if len(older) <= 1:
+    """Drop transitions before ``horizon_ms``, keeping the newest of them and the start of its stretch
+    in ``available`` (a later contact still needs to know when that idle stretch began)."""
+    keep_from = sum(1 for t in timeline.transitions if t.time_ms < horizon_ms) - 1
+    while keep_from > 0 and _both_available(timeline.transitions[keep_from - 1], timeline.transitions[keep_from]):
+        keep_from -= 1
+    if keep_from <= 0:
         return timeline
-    return AgentTimeline(timeline.agent_id, timeline.transitions[len(older) - 1 :])
+    return AgentTimeline(timeline.agent_id, timeline.transitions[keep_from:])
+
+
+def _both_available(first: Transition, second: Transition) -> bool:
+    return first.state is AgentState.AVAILABLE and second.state is AgentState.AVAILABLE
 
 
 def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey, int]:
-    """Idle gaps between contacts, as (bucket, qid, figure) sums."""
+    """Idle gaps between contacts, as (bucket, qid, figure) sums.
+
+    A gap runs from the first of consecutive ``available`` transitions (an agent may re-announce it, say
+    on a queue switch) to the ``on_contact`` that follows them.
+    """
     sums: dict[BucketKey, int] = {}
-    for before, after in zip(timeline.transitions, timeline.transitions[1:], strict=False):
-        if before.state is AgentState.AVAILABLE and after.state is AgentState.ON_CONTACT:
-            bucket = bucket_start(after.time_ms, policy.bucket_ms)
-            gaps = (bucket, after.qid, Figure.IDLE_GAPS.value)
-            idle = (bucket, after.qid, Figure.IDLE_MS.value)
+    idle_since: int | None = None
+    for transition in timeline.transitions:
+        if transition.state is AgentState.AVAILABLE:
+            idle_since = transition.time_ms if idle_since is None else idle_since
+            continue
+        if transition.state is AgentState.ON_CONTACT and idle_since is not None:
+            bucket = bucket_start(transition.time_ms, policy.bucket_ms)
+            gaps = (bucket, transition.qid, Figure.IDLE_GAPS.value)
+            idle = (bucket, transition.qid, Figure.IDLE_MS.value)
             sums[gaps] = sums.get(gaps, 0) + 1
-            sums[idle] = sums.get(idle, 0) + after.time_ms - before.time_ms
+            sums[idle] = sums.get(idle, 0) + transition.time_ms - idle_since
+        idle_since = None
     return sums
 
 

@@ -8,9 +8,10 @@ result does not depend on the order events arrive in; duplicates (same event id)
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
-from processors.events import ContactEvent, ContactEventType, QueueRef, RejectReason, Rejection
+from processors.events import ContactEvent, ContactEventType, QueueRef, Rejection, RejectReason
 from processors.figures import BucketKey, Figure, KpiPolicy, MaxFigure
 from processors.windows import bucket_start
 
@@ -106,17 +107,27 @@ def _problem(leg: ContactLeg) -> Rejection | None:
     """The first inconsistency of a leg (an event out of the lifecycle or a negative duration), if any."""
     outcomes = [name for name in _OUTCOMES if getattr(leg, name) is not None]
     if len(outcomes) > 1:
-        return Rejection(RejectReason.CONFLICTING_EVENT, f"contact {leg.contact_id} cannot be both {' and '.join(o[:-3] for o in outcomes)}")
+        return Rejection(
+            RejectReason.CONFLICTING_EVENT,
+            f"contact {leg.contact_id} cannot be both {' and '.join(o[:-3] for o in outcomes)}",
+        )
     if leg.ended_ms is not None and leg.transferred_ms is not None:
-        return Rejection(RejectReason.CONFLICTING_EVENT, f"contact {leg.contact_id} cannot be both ended and transferred")
+        return Rejection(
+            RejectReason.CONFLICTING_EVENT, f"contact {leg.contact_id} cannot be both ended and transferred"
+        )
     if (leg.abandoned_ms is not None or leg.timeout_ms is not None) and (leg.end_ms is not None or leg.holds):
         return Rejection(RejectReason.CONFLICTING_EVENT, f"contact {leg.contact_id} left the queue unanswered")
-    order = [("queued", leg.queued_ms), ("answered", leg.answered_ms), ("ended", leg.end_ms), ("wrapup_ended", leg.wrapup_ms)]
+    order = [
+        ("queued", leg.queued_ms),
+        ("answered", leg.answered_ms),
+        ("ended", leg.end_ms),
+        ("wrapup_ended", leg.wrapup_ms),
+    ]
     for outcome in ("abandoned", "timeout"):
         if getattr(leg, f"{outcome}_ms") is not None:
             order = [("queued", leg.queued_ms), (outcome, getattr(leg, f"{outcome}_ms"))]
     known = [(name, at) for name, at in order if at is not None]
-    for (early_name, early), (late_name, late) in zip(known, known[1:], strict=False):
+    for (early_name, early), (late_name, late) in pairwise(known):
         if late < early:
             return Rejection(
                 RejectReason.NEGATIVE_DURATION,
@@ -136,6 +147,12 @@ def _hold_problem(leg: ContactLeg) -> Rejection | None:
     return None
 
 
+def _hold_order(hold: tuple[int, int, str]) -> tuple[int, bool, str]:
+    """Time order; at the same millisecond a hold ends before the next one starts."""
+    at, kind, event_id = hold
+    return at, kind != HOLD_END, event_id
+
+
 def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejection | None]:
     """The leg with ``event`` added, or the unchanged leg and why the event cannot be applied."""
     if event.type in _SINGLE:
@@ -143,12 +160,14 @@ def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejec
         if getattr(leg, attribute) is not None:
             return leg, Rejection(
                 RejectReason.CONFLICTING_EVENT,
-                f"contact {leg.contact_id} already has a {event.type.value} event (id {event.event_id} is a second one)",
+                f"contact {leg.contact_id} already has a {event.type.value} event "
+                f"(id {event.event_id} is a second one)",
             )
-        candidate = replace(leg, **{attribute: event.time_ms})
+        candidate = replace(leg)
+        setattr(candidate, attribute, event.time_ms)
     else:
         kind = HOLD_START if event.type is _T.HOLD_START else HOLD_END
-        candidate = replace(leg, holds=sorted([*leg.holds, (event.time_ms, kind, event.event_id)]))
+        candidate = replace(leg, holds=sorted([*leg.holds, (event.time_ms, kind, event.event_id)], key=_hold_order))
     problem = _problem(candidate)
     if problem is not None:
         return leg, problem

@@ -150,7 +150,9 @@ def _string(document: dict[str, Any], field: str, pattern: re.Pattern[str], *, r
             raise _Invalid(Rejection(RejectReason.MISSING_FIELD, f"field {field!r} is required"))
         return None
     if not isinstance(value, str):
-        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, f"field {field!r} must be a string, got {type(value).__name__}"))
+        raise _Invalid(
+            Rejection(RejectReason.WRONG_TYPE, f"field {field!r} must be a string, got {type(value).__name__}")
+        )
     if not pattern.fullmatch(value):
         raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field {field!r} has a bad value {value[:80]!r}"))
     return value
@@ -158,7 +160,7 @@ def _string(document: dict[str, Any], field: str, pattern: re.Pattern[str], *, r
 
 def _required(document: dict[str, Any], field: str, pattern: re.Pattern[str]) -> str:
     value = _string(document, field, pattern)
-    assert value is not None  # noqa: S101 - _string raises when a required field is absent
+    assert value is not None
     return value
 
 
@@ -182,7 +184,10 @@ def _common(document: dict[str, Any]) -> tuple[str, int, QueueRef]:
         channel = Channel(channel_text)
     except ValueError:
         raise _Invalid(
-            Rejection(RejectReason.INVALID_VALUE, f"channel {str(channel_text)[:40]!r} is not one of voice, chat, email, social")
+            Rejection(
+                RejectReason.INVALID_VALUE,
+                f"channel {str(channel_text)[:40]!r} is not one of voice, chat, email, social",
+            )
         ) from None
     return event_id, time_ms, QueueRef(tenant, queue, channel)
 

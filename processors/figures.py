@@ -46,7 +46,12 @@ class KpiPolicy:
     bucket_ms: int = 60_000
     short_abandon_ms: int = 5_000
     service_level_ms: Mapping[Channel, int] = field(
-        default_factory=lambda: {Channel.VOICE: 20_000, Channel.CHAT: 60_000, Channel.EMAIL: 3_600_000, Channel.SOCIAL: 900_000}
+        default_factory=lambda: {
+            Channel.VOICE: 20_000,
+            Channel.CHAT: 60_000,
+            Channel.EMAIL: 3_600_000,
+            Channel.SOCIAL: 900_000,
+        }
     )
     allowed_lateness_ms: int = 600_000
     stale_contact_ms: int = 4 * 3_600_000

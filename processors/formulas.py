@@ -18,9 +18,15 @@ class ServiceLevelVariant(StrEnum):
     """How abandoned contacts count in the service level (short abandons never count)."""
 
     ABANDONS_AGAINST = "abandons_against"  # answered in T / (answered + abandoned)            (Genesys default)
-    ABANDONS_AFTER_THRESHOLD_AGAINST = "abandons_after_threshold_against"  # / (answered + abandoned after T) (Twilio Flex)
-    ABANDONS_WITHIN_THRESHOLD_MET = "abandons_within_threshold_met"  # (answered in T + abandoned in T) / (answered + abandoned) (Amazon Connect)
-    ABANDONS_IGNORED = "abandons_ignored"  # answered in T / answered                             (Asterisk SL, VICIdial)
+    ABANDONS_AFTER_THRESHOLD_AGAINST = (
+        "abandons_after_threshold_against"  # / (answered + abandoned after T) (Twilio Flex)
+    )
+    ABANDONS_WITHIN_THRESHOLD_MET = (
+        "abandons_within_threshold_met"  # (answered in T + abandoned in T) / (answered + abandoned) (Amazon Connect)
+    )
+    ABANDONS_IGNORED = (
+        "abandons_ignored"  # answered in T / answered                             (Asterisk SL, VICIdial)
+    )
 
 
 def _get(totals: Totals, figure: Figure | MaxFigure) -> int:

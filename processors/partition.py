@@ -16,8 +16,8 @@ from processors.batch import BatchChanges
 from processors.events import (
     AgentEvent,
     ContactEvent,
-    RejectReason,
     Rejection,
+    RejectReason,
     decode_agent_event,
     decode_contact_event,
 )
@@ -62,7 +62,9 @@ class _PartitionBase:
     def _advance_watermark(self, time_ms: int) -> None:
         self.watermark_ms = max(self.watermark_ms, time_ms)
 
-    def _apply_one(self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]) -> None:
+    def _apply_one(
+        self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+    ) -> None:
         raise NotImplementedError
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
@@ -76,7 +78,12 @@ class ContactPartition(_PartitionBase):
     """Contact legs of one partition of the contacts topic."""
 
     def __init__(
-        self, policy: KpiPolicy, *, legs: dict[str, contacts.ContactLeg] | None = None, offset: int = -1, watermark_ms: int = 0
+        self,
+        policy: KpiPolicy,
+        *,
+        legs: dict[str, contacts.ContactLeg] | None = None,
+        offset: int = -1,
+        watermark_ms: int = 0,
     ) -> None:
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.legs: dict[str, contacts.ContactLeg] = dict(legs or {})
@@ -84,10 +91,13 @@ class ContactPartition(_PartitionBase):
             heapq.heappush(self._expiry, (self._expires_at(leg), leg_id))
 
     def _expires_at(self, leg: contacts.ContactLeg) -> int:
-        keep = self.policy.allowed_lateness_ms if leg.closed else self.policy.stale_contact_ms
-        return leg.last_event_ms + keep
+        # an open leg also waits out the lateness, so an event of it that is not late still finds it
+        keep = 0 if leg.closed else self.policy.stale_contact_ms
+        return leg.last_event_ms + keep + self.policy.allowed_lateness_ms
 
-    def _apply_one(self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]) -> None:
+    def _apply_one(
+        self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+    ) -> None:
         event = decode_contact_event(raw)
         if isinstance(event, Rejection):
             changes.reject(offset, key, raw, event)
@@ -96,10 +106,17 @@ class ContactPartition(_PartitionBase):
         if late is not None:
             changes.reject(offset, key, raw, late)
             return
-        self._apply_event(event, offset, key, raw, changes, touched)
+        self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
 
     def _apply_event(
-        self, event: ContactEvent, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+        self,
+        event: ContactEvent,
+        *,
+        offset: int,
+        key: bytes | None,
+        raw: bytes,
+        changes: BatchChanges,
+        touched: dict[str, Any],
     ) -> None:
         leg_id = contacts.leg_key(event.where, event.contact_id)
         before = self.legs.get(leg_id) or contacts.ContactLeg(event.where, event.contact_id)
@@ -151,12 +168,19 @@ class AgentPartition(_PartitionBase):
     """Agent timelines of one partition of the agents topic."""
 
     def __init__(
-        self, policy: KpiPolicy, *, timelines: dict[str, agents.AgentTimeline] | None = None, offset: int = -1, watermark_ms: int = 0
+        self,
+        policy: KpiPolicy,
+        *,
+        timelines: dict[str, agents.AgentTimeline] | None = None,
+        offset: int = -1,
+        watermark_ms: int = 0,
     ) -> None:
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
 
-    def _apply_one(self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]) -> None:
+    def _apply_one(
+        self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+    ) -> None:
         event = decode_agent_event(raw)
         if isinstance(event, Rejection):
             changes.reject(offset, key, raw, event)

@@ -68,7 +68,9 @@ def create_app(
         pending = [
             await dead_topic.send(
                 key=letter.key,
-                value=dead_letter.envelope(letter, topic=topics[stream].get_topic_name(), partition=partition, rejected_at_ms=now_ms),
+                value=dead_letter.envelope(
+                    letter, topic=topics[stream].get_topic_name(), partition=partition, rejected_at_ms=now_ms
+                ),
                 headers=dead_letter.headers(letter),
             )
             for letter in letters
@@ -79,12 +81,9 @@ def create_app(
     applier = BatchApplier(store, policy, send_dead_letters)
     streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
 
-    @app.task
-    async def declare_dead_letter_topic() -> None:
-        await dead_topic.maybe_declare()
-
     def make_agent(stream: Stream) -> Any:
         async def consume(events_stream: faust.StreamT[bytes]) -> None:
+            assert isinstance(events_stream, faust.Stream)  # StreamT does not declare take_events
             async for events in events_stream.take_events(batch_max_events, within=batch_within_seconds):
                 await applier.apply(stream, group_by_partition(events))
 
@@ -93,11 +92,12 @@ def create_app(
 
     app.callpulse_agents = [make_agent(stream) for stream in topics]  # type: ignore[attr-defined]
 
-    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
     async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
         for tp in revoked:
             stream = streams_by_topic.get(tp.topic)
             if stream is not None:
                 applier.forget(stream, tp.partition)
+
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
     return app

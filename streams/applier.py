@@ -9,6 +9,7 @@ with backoff, never raised into the consumer (which would acknowledge the record
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -64,7 +65,8 @@ class BatchApplier:
                 return
             if changes.dead_letters:
                 await self.send_dead_letters(stream, partition, changes.dead_letters)
-            outcome = await self._retrying(lambda: self.store.write(stream, partition, changes, expected_offset=expected))
+            write = functools.partial(self.store.write, stream, partition, changes, expected_offset=expected)
+            outcome = await self._retrying(write)
             if outcome is WriteOutcome.WRITTEN:
                 self._log_batch(stream, partition, changes)
                 return
@@ -95,7 +97,10 @@ class BatchApplier:
         if changes.dead_letters:
             log.warning(
                 "partition %s:%s: %d record(s) dead-lettered up to offset %d",
-                stream, partition, len(changes.dead_letters), changes.last_offset,
+                stream,
+                partition,
+                len(changes.dead_letters),
+                changes.last_offset,
             )
 
 

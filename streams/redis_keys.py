@@ -26,7 +26,7 @@ def parse_partition_member(member: str) -> tuple[Stream, int]:
     stream, _, partition = member.partition(":")
     if stream not in STREAMS or not partition.isdigit():
         raise ValueError(f"not a partition member: {member!r}")
-    return stream, int(partition)  # type: ignore[return-value]
+    return stream, int(partition)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,16 +59,18 @@ class PartitionStore:
         """Make the partition known to the exporter (idempotent; its own key, outside the hash tag)."""
         await self.redis.sadd(partitions_key(self.prefix), partition_member(stream, partition))
 
-    async def write(self, stream: Stream, partition: int, changes: BatchChanges, *, expected_offset: int) -> WriteOutcome:
+    async def write(
+        self, stream: Stream, partition: int, changes: BatchChanges, *, expected_offset: int
+    ) -> WriteOutcome:
         """Write the batch atomically if Redis still holds ``expected_offset`` for the partition."""
         keys = self.keys(stream, partition)
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.watch(keys.meta)
             stored = await pipe.hget(keys.meta, "offset")
             if (int(stored) if stored is not None else -1) != expected_offset:
-                await pipe.unwatch()
+                await pipe.unwatch()  # type: ignore[no-untyped-call]
                 return WriteOutcome.FENCED
-            pipe.multi()
+            pipe.multi()  # type: ignore[no-untyped-call]
             self._queue_commands(pipe, keys, changes)
             try:
                 await pipe.execute()

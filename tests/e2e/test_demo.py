@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from fixtures.pipeline import scrape
 
 from callpulse.embedded import free_port, wait_until
-from fixtures.pipeline import scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -33,19 +33,27 @@ def test_demo_shows_the_five_kpis_within_30_seconds(tmp_path: Path) -> None:
     log = (tmp_path / "demo.out").open("wb")
     demo = subprocess.Popen(
         [sys.executable, "-m", "callpulse", "demo", "--port", str(port), "--workdir", str(tmp_path / "work")],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     try:
+
         def all_five_present() -> bool:
             assert demo.poll() is None, (tmp_path / "demo.out").read_text()
             try:
                 samples = scrape(url)
             except OSError:
                 return False
-            values = {name: [v for (n, labels), v in samples.items() if n == name and ("window", "15m") in labels] for name in FIVE_KPIS}
-            return all(any(low <= v <= high for v in found) for (low, high), found in zip(FIVE_KPIS.values(), values.values(), strict=True))
+            values = {
+                name: [v for (n, labels), v in samples.items() if n == name and ("window", "15m") in labels]
+                for name in FIVE_KPIS
+            }
+            return all(
+                any(low <= v <= high for v in found)
+                for (low, high), found in zip(FIVE_KPIS.values(), values.values(), strict=True)
+            )
 
         wait_until(all_five_present, 30, 0.5, "the five KPIs on /metrics")
         assert time.monotonic() - started <= 30

@@ -7,10 +7,9 @@ import time
 
 import orjson
 import pytest
-from kafka import KafkaConsumer
-
 from fixtures.pipeline import Pipeline, produce, sample, scrape
 from fixtures.script import Script
+from kafka import KafkaConsumer
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +28,16 @@ def test_bad_records_go_to_the_dead_letter_topic_with_their_reason(pipeline: Pip
     bad_records = {
         "truncated": (b"bad-1", orjson.dumps(valid)[:40], "invalid_json"),
         "wrong type": (b"bad-2", orjson.dumps(valid | {"event_id": "x-2", "queue": 5}), "wrong_type"),
-        "missing field": (b"bad-3", orjson.dumps({k: v for k, v in valid.items() if k != "contact_id"} | {"event_id": "x-3"}), "missing_field"),
-        "unknown type": (b"bad-4", orjson.dumps(valid | {"event_id": "x-4", "type": "teleported"}), "unknown_event_type"),
+        "missing field": (
+            b"bad-3",
+            orjson.dumps({k: v for k, v in valid.items() if k != "contact_id"} | {"event_id": "x-3"}),
+            "missing_field",
+        ),
+        "unknown type": (
+            b"bad-4",
+            orjson.dumps(valid | {"event_id": "x-4", "type": "teleported"}),
+            "unknown_event_type",
+        ),
         "negative duration": (b"neg", orjson.dumps(negative.events[1][2]), "negative_duration"),
     }
     topic = pipeline.contacts_topic
@@ -45,8 +52,11 @@ def test_bad_records_go_to_the_dead_letter_topic_with_their_reason(pipeline: Pip
     assert worker.poll() is None, "the worker must survive bad input"
 
     consumer = KafkaConsumer(
-        pipeline.dead_letter_topic, bootstrap_servers=pipeline.kafka.url, auto_offset_reset="earliest",
-        consumer_timeout_ms=5000, group_id=None,
+        pipeline.dead_letter_topic,
+        bootstrap_servers=pipeline.kafka.url,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        group_id=None,
     )
     letters = [orjson.loads(message.value) for message in consumer]
     consumer.close()

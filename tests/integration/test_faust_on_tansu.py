@@ -81,9 +81,7 @@ class Probe:
         offsets = self.admin.list_group_offsets({self.app_id: partitions}).get(self.app_id, {})
         return sum(max(meta.offset, 0) for meta in offsets.values())
 
-    def wait_for(
-        self, predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
-    ) -> None:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
         """``wait_until`` that fails early, with the worker's log, when the newest worker exits."""
         worker, log = self.workers[-1]
 

@@ -25,17 +25,13 @@ def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail(
-                "promtool is not installed; CI must run the alert rule tests (apt-get install prometheus)"
-            )
+            pytest.fail("promtool is not installed; CI must run the alert rule tests (apt-get install prometheus)")
         pytest.skip("promtool not found: apt-get install prometheus (Debian) to run the alert rule tests")
     return path
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
+    return subprocess.run([promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
@@ -120,9 +116,7 @@ def test_relocated_copy_of_the_tests_passes(tmp_path: Path) -> None:
     assert result.returncode == 0, output(result)
 
 
-@pytest.mark.parametrize(
-    "mutate", [_quiet_where_it_fires, _firing_where_it_is_quiet, _not_pending, _other_threshold]
-)
+@pytest.mark.parametrize("mutate", [_quiet_where_it_fires, _firing_where_it_is_quiet, _not_pending, _other_threshold])
 def test_broken_expectation_makes_promtool_fail(tmp_path: Path, mutate: Any) -> None:
     tests = _relocated_tests()
     hint: str = mutate(tests)

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 import redis
+from fixtures.pipeline import Pipeline, log_of, produce
 
 from callpulse.embedded import wait_until
 from callpulse.simulator import DEFAULT_PROFILE, TrafficModel
-from fixtures.pipeline import Pipeline, log_of, produce
 from streams.redis_keys import PartitionKeys, parse_partition_member, partitions_key
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,9 @@ def _state(client: redis.Redis, prefix: str) -> dict[str, Any]:
     state: dict[str, Any] = {}
     for member in sorted(m.decode() for m in client.smembers(partitions_key(prefix))):
         keys = PartitionKeys(prefix, *parse_partition_member(member))
-        for key in sorted(k.decode() for k in client.scan_iter(match=f"{keys.tag.replace('{', '[{]').replace('}', '[}]')}:*")):
+        for key in sorted(
+            k.decode() for k in client.scan_iter(match=f"{keys.tag.replace('{', '[{]').replace('}', '[}]')}:*")
+        ):
             kind = client.type(key).decode()
             local = key.removeprefix(keys.tag)
             if kind == "hash":

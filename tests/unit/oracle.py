@@ -14,7 +14,6 @@ and only non-zero values are kept (a zero and an absent figure mean the same to 
 from __future__ import annotations
 
 import calendar
-import itertools
 import json
 import re
 import time
@@ -72,6 +71,13 @@ class Figures:
     sums: dict[Key, int] = field(default_factory=dict)
     maxima: dict[Key, int] = field(default_factory=dict)
     waiting: set[tuple[str, str, int]] = field(default_factory=set)  # (qid, contact id, queued ms)
+
+    def sums_by_figure(self) -> dict[str, int]:
+        """Each additive figure summed over every bucket and queue."""
+        totals: dict[str, int] = {}
+        for (_bucket, _qid, figure), value in self.sums.items():
+            totals[figure] = totals.get(figure, 0) + value
+        return totals
 
 
 # ---------------------------------------------------------------------------------------------- time text
@@ -278,16 +284,27 @@ def _leg_figures(events: list[Event], params: Params, out: Figures) -> None:
 
 
 def _agent_figures(events: list[Event], params: Params, out: Figures) -> None:
-    """Idle gaps of one agent: ``available`` directly followed (in time) by ``on_contact``."""
+    """Idle gaps of one agent: a stretch in ``available`` that ends with ``on_contact``.
+
+    docs/events.md 6.1: each event is the state the agent enters and stays in until its next event, so
+    consecutive ``available`` events (a queue switch, a re-announcement) are one stretch, from the first.
+    The gap counts at the ``on_contact`` time, under that event's queue.
+    """
     timeline = sorted((parse_ms(event["event_time"]), index) for index, event in enumerate(events))
     if len({at for at, _ in timeline}) != len(timeline):
         raise ValueError("two events of one agent at the same time: their order is not defined")
-    for (start, before), (end, after) in itertools.pairwise(timeline):
-        if events[before]["type"] == "available" and events[after]["type"] == "on_contact":
-            key = end - end % params.bucket_ms
-            where = qid(events[after])
+    stretch_start: int | None = None
+    for at, index in timeline:
+        kind = events[index]["type"]
+        if kind == "available":
+            stretch_start = at if stretch_start is None else stretch_start
+            continue
+        if kind == "on_contact" and stretch_start is not None:
+            key = at - at % params.bucket_ms
+            where = qid(events[index])
             out.sums[(key, where, "idle_gaps")] = out.sums.get((key, where, "idle_gaps"), 0) + 1
-            out.sums[(key, where, "idle_ms")] = out.sums.get((key, where, "idle_ms"), 0) + end - start
+            out.sums[(key, where, "idle_ms")] = out.sums.get((key, where, "idle_ms"), 0) + at - stretch_start
+        stretch_start = None
 
 
 def figures(events: Iterable[Event], params: Params | None = None) -> Figures:

@@ -1,0 +1,291 @@
+"""AgentPartition: idle gaps between contacts, in any arrival order, with duplicates, lateness and pruning.
+
+An idle gap is a stretch in ``available`` that ends with ``on_contact``; it counts at the ``on_contact``
+time, under that event's queue (docs/events.md 6.1). Times are ms after T0; buckets of 60 s (``min n``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import oracle
+import pytest
+from oracle import MINUTE, T0, accumulate, agent_event, records
+
+from processors.events import RejectReason
+from processors.figures import KpiPolicy
+from processors.partition import AgentPartition
+
+SUPPORT = "demo/support/voice"
+SALES = "demo/sales/voice"
+POLICY = KpiPolicy()
+
+ag = agent_event
+
+
+def run(batches: list[list[dict[str, Any]]], policy: KpiPolicy = POLICY) -> tuple[AgentPartition, list[Any]]:
+    partition = AgentPartition(policy)
+    changes, offset = [], 0
+    for events in batches:
+        changes.append(partition.apply_batch(records(events, first_offset=offset)))
+        offset += len(events)
+    return partition, changes
+
+
+def expand(spec: dict[tuple[Any, ...], int]) -> dict[tuple[int, str, str], int]:
+    """``{(minute, figure): v}`` (support/voice) or ``{(minute, qid, figure): v}`` -> bucket keys."""
+    out = {}
+    for key, value in spec.items():
+        minute, where, figure = key if len(key) == 3 else (key[0], SUPPORT, key[1])
+        out[(T0 + minute * MINUTE, where, figure)] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    events: list[dict[str, Any]]  # in time order (the tests also shuffle them)
+    sums: dict[tuple[Any, ...], int]
+
+
+CASES = [
+    #   s     0            30                 200      215     230
+    #         avail~~~~~~~~on_contact---------wrapup---avail~~~on_contact
+    #         |<-- idle 30 s -->|                      |<-15s->|
+    #   min   [0                  )[1 )[2 )[3                          )
+    Case(
+        "two contacts, two gaps",
+        [
+            ag("available", 0),
+            ag("on_contact", 30_000),
+            ag("wrapup", 200_000),
+            ag("available", 215_000),
+            ag("on_contact", 230_000),
+        ],
+        {(0, "idle_gaps"): 1, (0, "idle_ms"): 30_000, (3, "idle_gaps"): 1, (3, "idle_ms"): 15_000},
+    ),
+    #   s     0       10             40           50        70
+    #         avail~~~aux------------on_contact   avail~~~~~on_contact
+    #                 (aux is not idle)           |<-20 s->|
+    Case(
+        "aux between available and the contact is not idle",
+        [
+            ag("available", 0),
+            ag("aux", 10_000, reason="lunch"),
+            ag("on_contact", 40_000),
+            ag("available", 50_000),
+            ag("on_contact", 70_000),
+        ],
+        {(1, "idle_gaps"): 1, (1, "idle_ms"): 20_000},
+    ),
+    #   s     0            20       25           40
+    #         on_contact---wrapup----------------on_contact      (wrap-up is not idle)
+    #         avail 45 s ~~~ wrapup 50 s --- on_contact 55 s     (nor available -> wrapup -> on_contact)
+    Case(
+        "wrapup is not idle",
+        [
+            ag("on_contact", 0),
+            ag("wrapup", 20_000),
+            ag("on_contact", 40_000),
+            ag("available", 45_000),
+            ag("wrapup", 50_000),
+            ag("on_contact", 55_000),
+        ],
+        {},
+    ),
+    #   s     0       10        20
+    #         avail~~~offline   on_contact      (logged out in between: no gap)
+    Case(
+        "offline in between is not idle",
+        [ag("available", 0), ag("offline", 10_000), ag("on_contact", 20_000)],
+        {},
+    ),
+    #   s     0 avail (support) ~~~~~~~~~~ 25 on_contact (sales)   -> counted under sales
+    Case(
+        "the gap counts under the on_contact queue",
+        [ag("available", 0, queue="support"), ag("on_contact", 25_000, queue="sales")],
+        {(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 25_000},
+    ),
+    #   s     50 avail ~~~~~~~|~~~~~~~~~~~~~~~~|~~ 130 on_contact
+    #   min   [0          )[1                  )[2               )    -> min 2, 80 s
+    Case(
+        "a gap spanning buckets counts where it ends",
+        [ag("available", 50_000), ag("on_contact", 130_000)],
+        {(2, "idle_gaps"): 1, (2, "idle_ms"): 80_000},
+    ),
+    #   ms    0 avail ~~~~ 59 999 on_contact |          (min 0, last ms)
+    Case(
+        "on_contact at bucket end - 1 ms",
+        [ag("available", 0), ag("on_contact", 59_999)],
+        {(0, "idle_gaps"): 1, (0, "idle_ms"): 59_999},
+    ),
+    #   ms    0 avail ~~~~~~~~~~~~~~~~~~~~~~~~~| 60 000 on_contact  (min 1, first ms)
+    Case(
+        "on_contact at a bucket start",
+        [ag("available", 0), ag("on_contact", 60_000)],
+        {(1, "idle_gaps"): 1, (1, "idle_ms"): 60_000},
+    ),
+    #   s     0 avail  5 on_contact  6 on_contact  (the second on_contact follows on_contact: no gap)
+    Case(
+        "on_contact after on_contact adds no gap",
+        [ag("available", 0), ag("on_contact", 5_000), ag("on_contact", 6_000, queue="sales")],
+        {(0, "idle_gaps"): 1, (0, "idle_ms"): 5_000},
+    ),
+    # Re-announced available (a queue switch) is one stretch from its first event (docs/events.md 6.1).
+    #   s     0 avail (support) ~~~ 20 avail (sales) ~~~ 30 on_contact (sales) ~~ 40 available ~~ 45 on_contact
+    #         |<------------- 30 s, under sales ----------->|                   |<--- 5 s --->|
+    Case(
+        "re-announced available is one stretch",
+        [
+            ag("available", 0),
+            ag("available", 20_000, queue="sales"),
+            ag("on_contact", 30_000, queue="sales"),
+            ag("available", 40_000),
+            ag("on_contact", 45_000),
+        ],
+        {(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 30_000, (0, "idle_gaps"): 1, (0, "idle_ms"): 5_000},
+    ),
+    # Two agents: their timelines are separate even when their events interleave.
+    #   s     0 alice avail        10 bob avail      20 alice on_contact    40 bob on_contact
+    Case(
+        "two agents",
+        [
+            ag("available", 0, agent="alice"),
+            ag("available", 10_000, agent="bob"),
+            ag("on_contact", 20_000, agent="alice"),
+            ag("on_contact", 40_000, agent="bob"),
+        ],
+        {(0, "idle_gaps"): 2, (0, "idle_ms"): 20_000 + 30_000},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_idle_gaps(case: Case) -> None:
+    _, changes = run([case.events])
+    total = accumulate(changes)
+    assert total.nonzero_sums() == expand(case.sums)
+    assert total.stats == {"applied": len(case.events)}
+    assert oracle.figures(case.events).sums == expand(case.sums)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_any_arrival_order_gives_the_same_figures(case: Case) -> None:
+    for order in itertools.islice(itertools.permutations(case.events), 720):
+        _, changes = run([list(order)])
+        assert accumulate(changes).nonzero_sums() == expand(case.sums), [e["type"] for e in order]
+
+
+def test_reverse_order_one_event_a_batch() -> None:
+    events = CASES[0].events
+    _, changes = run([[event] for event in reversed(events)])
+    assert accumulate(changes).nonzero_sums() == expand(CASES[0].sums)
+
+
+def test_late_arrival_splits_a_gap_and_retracts_it() -> None:
+    #   s     0 avail ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ 100 on_contact      batch 1: gap of 100 s
+    #   s     0 avail ~~~~ 50 aux ------------------------------ 100 on_contact      batch 2: no gap any more
+    #   s     0 avail ~~~~ 50 aux ---- 70 avail ~~~~~~~~~~~~~~~~ 100 on_contact      batch 3: gap of 30 s
+    _, (b1, b2, b3) = run(
+        [
+            [ag("available", 0), ag("on_contact", 100_000)],
+            [ag("aux", 50_000)],
+            [ag("available", 70_000)],
+        ]
+    )
+    assert b1.sums == expand({(1, "idle_gaps"): 1, (1, "idle_ms"): 100_000})
+    assert b2.sums == expand({(1, "idle_gaps"): -1, (1, "idle_ms"): -100_000})
+    assert b3.sums == expand({(1, "idle_gaps"): 1, (1, "idle_ms"): 30_000})
+
+
+def test_duplicates_are_applied_once() -> None:
+    available, on_contact = ag("available", 0), ag("on_contact", 30_000)
+    _, (b1, b2) = run([[available, available, on_contact], [on_contact, available]])
+    assert b1.stats == {"applied": 2, "duplicate": 1}
+    assert b1.sums == expand({(0, "idle_gaps"): 1, (0, "idle_ms"): 30_000})
+    assert b2.stats == {"duplicate": 2}
+    assert b2.sums == {}
+    assert b2.dead_letters == []
+
+
+def test_replayed_batch_is_skipped() -> None:
+    batch = records([ag("available", 0), ag("on_contact", 30_000)])
+    partition = AgentPartition(POLICY)
+    partition.apply_batch(batch)
+    again = partition.apply_batch(batch)
+    assert again.is_empty
+    assert again.sums == {}
+    assert not again.stats
+    assert again.live_upserted == {}
+
+
+def test_live_state_is_the_newest_transition() -> None:
+    #   s   0 available   30 on_contact   90 aux (lunch)      arrival: aux first, then the others
+    _, (changes,) = run(
+        [[ag("aux", 90_000, reason="lunch"), ag("available", 0), ag("on_contact", 30_000, queue="sales")]]
+    )
+    assert changes.live_upserted == {"alice": {"t": SUPPORT, "s": "aux", "r": "lunch", "since": T0 + 90_000}}
+
+
+def test_aux_without_reason_is_unspecified() -> None:
+    _, (changes,) = run([[ag("aux", 0)]])
+    assert changes.live_upserted["alice"]["r"] == "unspecified"
+
+
+def test_late_agent_event_is_rejected() -> None:
+    #   s    0 ........ 99.999 (late) | 100 (accepted) ......... 700 watermark      lateness 600 s
+    policy = KpiPolicy(allowed_lateness_ms=600_000)
+    _, (_, b2) = run(
+        [[ag("available", 700_000, agent="bob")], [ag("available", 99_999), ag("available", 100_000, agent="carol")]],
+        policy,
+    )
+    assert [(d.offset, d.rejection.code) for d in b2.dead_letters] == [(1, RejectReason.LATE_EVENT)]
+    assert b2.stats == {"applied": 1, "dead_letter:late_event": 1}
+
+
+def test_gap_older_than_the_lateness_still_counts_when_it_ends() -> None:
+    # lateness 60 s. Old transitions are pruned, but the newest one before the horizon is kept: it can
+    # still start a gap.
+    #   s   0 avail   10 aux   20 avail ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ 1000 on_contact
+    #                          |<------------------- idle 980 s ------------------->|
+    policy = KpiPolicy(allowed_lateness_ms=60_000)
+    partition, (b1, b2) = run(
+        [[ag("available", 0), ag("aux", 10_000), ag("available", 20_000)], [ag("on_contact", 1_000_000)]], policy
+    )
+    assert b2.sums == expand({(16, "idle_gaps"): 1, (16, "idle_ms"): 980_000})
+    kept = [transition.time_ms for transition in partition.timelines["alice"].transitions]
+    assert kept == [T0 + 20_000, T0 + 1_000_000]
+    assert b1.sums == {}
+
+
+def test_pruning_keeps_the_start_of_an_old_available_stretch() -> None:
+    # lateness 60 s. bob moves the watermark to 500 s; alice re-announces available at 490 s (not late),
+    # which prunes her timeline at horizon 440 s. Her stretch began at 0 s: pruning must keep that start.
+    #   alice  0 avail ~~ 20 avail ~~~~~~~~~~~~~~~~~~~~ 490 avail ~~~~~~~~~~~~~~~~ 1000 on_contact (sales)
+    #   bob                                      500 avail
+    #          |<----------------------------- idle 1000 s --------------------------->|
+    policy = KpiPolicy(allowed_lateness_ms=60_000)
+    _, changes = run(
+        [
+            [ag("available", 0), ag("available", 20_000, queue="sales")],
+            [ag("available", 500_000, agent="bob")],
+            [ag("available", 490_000, queue="sales")],
+            [ag("on_contact", 1_000_000, queue="sales")],
+        ],
+        policy,
+    )
+    assert [d for c in changes for d in c.dead_letters] == []
+    assert changes[3].sums == expand({(16, SALES, "idle_gaps"): 1, (16, SALES, "idle_ms"): 1_000_000})
+
+
+def test_repeated_available_is_one_stretch() -> None:
+    # docs/events.md 6.1: "a stretch in available that ends with on_contact"; kpi-reference: idle = time
+    # available with no contact. Re-entering available (a queue switch) does not restart the stretch.
+    #   s     0 avail (support) ~~~~~ 20 avail (sales) ~~~~~ 30 on_contact (sales)
+    #         |<------------------ one stretch, 30 s ------------------>|
+    _, (changes,) = run(
+        [[ag("available", 0), ag("available", 20_000, queue="sales"), ag("on_contact", 30_000, queue="sales")]]
+    )
+    assert changes.sums == expand({(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 30_000})
