@@ -8,7 +8,7 @@ result does not depend on the order events arrive in; duplicates (same event id)
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from itertools import pairwise
+from itertools import groupby, pairwise
 from typing import Any
 
 from processors.events import ContactEvent, ContactEventType, QueueRef, Rejection, RejectReason
@@ -147,12 +147,6 @@ def _hold_problem(leg: ContactLeg) -> Rejection | None:
     return None
 
 
-def _hold_order(hold: tuple[int, int, str]) -> tuple[int, bool, str]:
-    """Time order; at the same millisecond a hold ends before the next one starts."""
-    at, kind, event_id = hold
-    return at, kind != HOLD_END, event_id
-
-
 def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejection | None]:
     """The leg with ``event`` added, or the unchanged leg and why the event cannot be applied."""
     if event.type in _SINGLE:
@@ -167,7 +161,7 @@ def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejec
         setattr(candidate, attribute, event.time_ms)
     else:
         kind = HOLD_START if event.type is _T.HOLD_START else HOLD_END
-        candidate = replace(leg, holds=sorted([*leg.holds, (event.time_ms, kind, event.event_id)], key=_hold_order))
+        candidate = replace(leg, holds=sorted([*leg.holds, (event.time_ms, kind, event.event_id)]))
     problem = _problem(candidate)
     if problem is not None:
         return leg, problem
@@ -180,18 +174,23 @@ def hold_ms(leg: ContactLeg) -> int:
     """Total time on hold once talk has ended; 0 before.
 
     In time order, each hold_start pairs with the hold_end that follows it; a hold still open at the end
-    of talk closes there. An end with no start before it, or a second start while on hold, adds nothing.
+    of talk closes there. Events at the same millisecond are taken ends first while on hold (back-to-back
+    holds) and starts first otherwise (a zero-length hold). An end with no start before it, or a second
+    start while on hold, adds nothing.
     """
     end = leg.end_ms
     if end is None:
         return 0
     total, started = 0, None
-    for at, kind, _event_id in leg.holds:
-        if kind == HOLD_START:
-            started = at if started is None else started
-        elif started is not None:
-            total += at - started
-            started = None
+    for at, group in groupby(leg.holds, key=lambda hold: hold[0]):
+        kinds = [kind for _at, kind, _event_id in group]
+        ends, starts = [HOLD_END] * kinds.count(HOLD_END), [HOLD_START] * kinds.count(HOLD_START)
+        for kind in ends + starts if started is not None else starts + ends:
+            if kind == HOLD_START:
+                started = at if started is None else started
+            elif started is not None:
+                total += at - started
+                started = None
     if started is not None:
         total += end - started
     return total

@@ -68,6 +68,9 @@ class ContactEventType(StrEnum):
     TRANSFERRED = "transferred"
     ENDED = "ended"
     WRAPUP_ENDED = "wrapup_ended"
+    FIRST_RESPONSE = "first_response"  # an agent's first reply (chat, email, social)
+    RESOLVED = "resolved"  # the customer's issue is solved; carries opened_at
+    SURVEY = "survey"  # a post-contact survey answer: csat 1-5, nps 0-10, ces 1-7
 
 
 class AgentState(StrEnum):
@@ -98,6 +101,18 @@ class QueueRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Survey:
+    """Answers of one survey; each score is optional but at least one is given."""
+
+    csat: int | None = None
+    nps: int | None = None
+    ces: int | None = None
+
+
+SURVEY_SCALES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+
+
+@dataclass(frozen=True, slots=True)
 class ContactEvent:
     event_id: str
     time_ms: int
@@ -106,6 +121,8 @@ class ContactEvent:
     contact_id: str
     agent_id: str | None = None
     to_queue: str | None = None
+    opened_ms: int | None = None  # resolved: when the contact was opened
+    survey: Survey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +133,12 @@ class AgentEvent:
     where: QueueRef
     agent_id: str
     reason: str | None = None
+    queues: tuple[str, ...] = ()  # the queues the agent serves (membership); empty means just ``where.queue``
+
+    @property
+    def member_qids(self) -> tuple[str, ...]:
+        names = self.queues or (self.where.queue,)
+        return tuple(QueueRef(self.where.tenant, name, self.where.channel).qid for name in names)
 
 
 class _Invalid(Exception):
@@ -164,22 +187,55 @@ def _required(document: dict[str, Any], field: str, pattern: re.Pattern[str]) ->
     return value
 
 
+def _time(document: dict[str, Any], field: str) -> int:
+    time_text = document.get(field)
+    if time_text is None:
+        raise _Invalid(Rejection(RejectReason.MISSING_FIELD, f"field {field!r} is required"))
+    if not isinstance(time_text, str):
+        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, f"field {field!r} must be an RFC 3339 string"))
+    try:
+        return parse_event_time_ms(time_text)
+    except TimeFormatError as exc:
+        raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field {field!r}: {exc}")) from None
+
+
+def _survey(document: dict[str, Any]) -> Survey:
+    scores: dict[str, int] = {}
+    for name, (low, high) in SURVEY_SCALES.items():
+        value = document.get(name)
+        if value is None:
+            continue
+        if type(value) is not int:
+            raise _Invalid(Rejection(RejectReason.WRONG_TYPE, f"field {name!r} must be an integer"))
+        if not low <= value <= high:
+            raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field {name!r} must be {low}-{high}, got {value}"))
+        scores[name] = value
+    if not scores:
+        raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "a survey needs at least one of csat, nps, ces"))
+    return Survey(**scores)
+
+
+def _queues(document: dict[str, Any]) -> tuple[str, ...]:
+    value = document.get("queues")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, "field 'queues' must be a list of queue names"))
+    if not 1 <= len(value) <= 32 or not all(_NAME.fullmatch(name) for name in value):
+        raise _Invalid(Rejection(RejectReason.INVALID_VALUE, "field 'queues' must hold 1-32 valid queue names"))
+    return tuple(dict.fromkeys(value))
+
+
 def _common(document: dict[str, Any]) -> tuple[str, int, QueueRef]:
     event_id = _required(document, "event_id", _IDENT)
-    time_text = document.get("event_time")
-    if time_text is None:
-        raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "field 'event_time' is required"))
-    if not isinstance(time_text, str):
-        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, "field 'event_time' must be an RFC 3339 string"))
-    try:
-        time_ms = parse_event_time_ms(time_text)
-    except TimeFormatError as exc:
-        raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field 'event_time': {exc}")) from None
+    time_ms = _time(document, "event_time")
     tenant = _required(document, "tenant", _NAME)
     queue = _required(document, "queue", _NAME)
     channel_text = document.get("channel")
     if channel_text is None:
         raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "field 'channel' is required"))
+    if not isinstance(channel_text, str):
+        raise _Invalid(Rejection(RejectReason.WRONG_TYPE, "field 'channel' must be a string"))
     try:
         channel = Channel(channel_text)
     except ValueError:
@@ -213,7 +269,14 @@ def decode_contact_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Con
         document = _load(raw, max_bytes)
         event_type = _event_type(document, ContactEventType, "contact")
         event_id, time_ms, where = _common(document)
-        to_queue = _string(document, "to_queue", _NAME, required=False)
+        transferred = event_type is ContactEventType.TRANSFERRED
+        to_queue = _string(document, "to_queue", _NAME, required=False) if transferred else None
+        opened_ms = None
+        if event_type is ContactEventType.RESOLVED:
+            opened_ms = _time(document, "opened_at")
+            if opened_ms > time_ms:
+                raise _Invalid(Rejection(RejectReason.NEGATIVE_DURATION, "opened_at is after the resolution time"))
+        survey = _survey(document) if event_type is ContactEventType.SURVEY else None
         return ContactEvent(
             event_id=event_id,
             time_ms=time_ms,
@@ -221,7 +284,9 @@ def decode_contact_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Con
             where=where,
             contact_id=_required(document, "contact_id", _IDENT),
             agent_id=_string(document, "agent_id", _IDENT, required=False),
-            to_queue=to_queue if event_type is ContactEventType.TRANSFERRED else None,
+            to_queue=to_queue,
+            opened_ms=opened_ms,
+            survey=survey,
         )
     except _Invalid as invalid:
         return invalid.rejection
@@ -233,7 +298,7 @@ def decode_agent_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Agent
         document = _load(raw, max_bytes)
         state = _event_type(document, AgentState, "agent")
         event_id, time_ms, where = _common(document)
-        reason = _string(document, "reason", _NAME, required=False)
+        reason = _string(document, "reason", _NAME, required=False) if state is AgentState.AUX else None
         return AgentEvent(
             event_id=event_id,
             time_ms=time_ms,
@@ -241,6 +306,7 @@ def decode_agent_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Agent
             where=where,
             agent_id=_required(document, "agent_id", _IDENT),
             reason=(reason or "unspecified") if state is AgentState.AUX else None,
+            queues=_queues(document),
         )
     except _Invalid as invalid:
         return invalid.rejection

@@ -31,6 +31,31 @@ class Figure(StrEnum):
     TRANSFERRED = "transferred"  # at transfer time
     IDLE_GAPS = "idle_gaps"  # agent went from available to on_contact: one gap between contacts
     IDLE_MS = "idle_ms"  # length of those gaps
+    QUEUED = "queued"  # arrivals: volume, at queued time
+    LEFT_QUEUE = "left_queue"  # contacts that left the queue: answered, abandoned (short too) or timed out
+    WAIT_ALL_MS = "wait_all_ms"  # their waits (average wait)
+    FIRST_RESPONSES = "first_responses"  # contacts with a first agent reply, at reply time
+    FIRST_RESPONSE_MS = "first_response_ms"  # reply - queued
+    RESOLVED = "resolved"  # at resolution time
+    RESOLUTION_MS = "resolution_ms"  # resolved - opened
+    CSAT_RESPONSES = "csat_responses"
+    CSAT_SATISFIED = "csat_satisfied"  # answers 4 or 5
+    CSAT_SCORE_SUM = "csat_score_sum"
+    NPS_RESPONSES = "nps_responses"
+    NPS_PROMOTERS = "nps_promoters"  # 9-10
+    NPS_DETRACTORS = "nps_detractors"  # 0-6
+    CES_RESPONSES = "ces_responses"
+    CES_SCORE_SUM = "ces_score_sum"
+
+
+def state_figure(state: str) -> str:
+    """The figure holding milliseconds spent in an agent state (``state_ms.available`` ...)."""
+    return f"state_ms.{state}"
+
+
+def agent_key(tenant: str, agent_id: str) -> str:
+    """Where per-agent figures are kept in place of a queue id: ``@tenant/agent``."""
+    return f"@{tenant}/{agent_id}"
 
 
 class MaxFigure(StrEnum):
@@ -55,6 +80,7 @@ class KpiPolicy:
     )
     allowed_lateness_ms: int = 600_000
     stale_contact_ms: int = 4 * 3_600_000
+    per_agent: bool = False  # also keep figures per agent (behind CALLPULSE_PER_AGENT_METRICS)
 
     def __post_init__(self) -> None:
         if self.bucket_ms < 1:

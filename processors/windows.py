@@ -40,6 +40,8 @@ class WindowSpec:
     def label(self) -> str:
         """The ``window`` label value: ``5m``, ``1h``, ``90s``."""
         seconds = self.length_ms // 1000
+        if self.length_ms % 1000:
+            return f"{self.length_ms}ms"
         if seconds % 3600 == 0:
             return f"{seconds // 3600}h"
         if seconds % 60 == 0:

@@ -925,14 +925,6 @@ def test_back_to_back_holds_are_counted() -> None:
 # ------------------------------------------------------------------------------------------ known bugs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: processors/contacts.py:150-153 (_hold_order) puts a hold_end before a hold_start at the same "
-    "ms unconditionally, so a zero-length hold (hold_start and hold_end in the same ms, e.g. a producer with "
-    "1 s timestamps) reads as end,start: hold_ms (contacts.py:175) drops the end as unmatched and keeps the "
-    "start open until the end of talk -> hold 40 s, talk 10 s instead of hold 0 s, talk 50 s. Pairing needs "
-    "the state: at equal times take an end first only while on hold.",
-)
 @pytest.mark.parametrize("arrival", ["start first", "end first"])
 def test_zero_length_hold_adds_nothing(arrival: str) -> None:
     #   s    0  10      20         60

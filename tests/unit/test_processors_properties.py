@@ -10,12 +10,14 @@ nothing is late or evicted. Then:
 - replaying the same records (same offsets) changes nothing;
 - cutting the same arrival order into batches differently gives identical totals.
 
-Known bug excluded from the generated data: a hold ending at the same ms as the next one starts (see
-``test_back_to_back_holds_are_counted`` in test_processors_contacts.py), so hold gaps are >= 1 ms here.
+Known bug excluded from the generated data: a zero-length hold (hold_start and hold_end in the same ms, see
+``test_zero_length_hold_adds_nothing`` in test_processors_contacts.py), so holds last >= 1 ms here. Holds
+back to back (one ends in the ms the next starts) are generated.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +74,11 @@ def durations(draw: st.DrawFn, setup: Setup, channel: str) -> int:
     return draw(st.one_of(st.sampled_from(edges), st.integers(0, 120_000)))
 
 
+def gap(draw: st.DrawFn, low: int, high: int) -> int:
+    """A time step: often the smallest allowed (events in the same ms) or 1 ms more, else anything."""
+    return draw(st.one_of(st.sampled_from([low, low + 1]), st.integers(low, high)))
+
+
 @st.composite
 def contact_stories(draw: st.DrawFn, setup: Setup) -> list[dict[str, Any]]:
     """Events of 1-8 contacts, in time order per leg; a transferred leg may continue in a second queue."""
@@ -95,25 +102,25 @@ def contact_stories(draw: st.DrawFn, setup: Setup) -> list[dict[str, Any]]:
                 break
             at += durations(draw, setup, channel)
             add(where, "answered", at, agent_id="a1")
-            for hold in range(draw(st.integers(0, 3))):
-                at += draw(st.integers(0 if hold == 0 else 1, 40_000))
+            for _hold in range(draw(st.integers(0, 3))):
+                at += gap(draw, 0, 40_000)  # 0: at the answer, or right as the last hold ended
                 add(where, "hold_start", at)
                 if draw(st.booleans()):  # else: left open (closed at the end, or still on hold)
-                    at += draw(st.integers(0, 40_000))
+                    at += gap(draw, 1, 40_000)  # >= 1 ms: see the module docstring
                     add(where, "hold_end", at)
                 else:
                     break
             stage = draw(st.sampled_from(["talking", "ended", "transferred"]))
             if stage == "talking":
                 break
-            at += draw(st.integers(0, 200_000))
+            at += gap(draw, 0, 200_000)
             next_queue = draw(st.sampled_from([name for name in QUEUE_NAMES if name != where["queue"]]))
             if stage == "ended":
                 add(where, "ended", at, agent_id="a1")
             else:
                 add(where, "transferred", at, agent_id="a1", to_queue=next_queue)
             if draw(st.booleans()):
-                add(where, "wrapup_ended", at + draw(st.integers(0, 30_000)))
+                add(where, "wrapup_ended", at + gap(draw, 0, 30_000))
             if stage == "ended" or leg_number == 1 or not draw(st.booleans()):
                 break
             where = {**where, "queue": next_queue}  # the new leg: same contact, same tenant and channel, new queue
@@ -128,7 +135,7 @@ def agent_stories(draw: st.DrawFn, setup: Setup) -> list[dict[str, Any]]:
         agent = f"agent-{number}"
         at = draw(st.integers(0, 2 * setup.params.bucket_ms))
         for step in range(draw(st.integers(1, 10))):
-            at += draw(st.integers(1, 90_000))
+            at += gap(draw, 1, 90_000)
             state = draw(st.sampled_from(["available", "available", "on_contact", "wrapup", "aux", "offline"]))
             tenant, queue, channel = draw(st.sampled_from(QUEUES))
             extra = {"reason": draw(st.sampled_from(["lunch", "training"]))} if state == "aux" else {}
@@ -159,7 +166,7 @@ class Transit:
 
     def batches(self, cuts: list[int] | None = None) -> list[list[tuple[int, bytes, bytes]]]:
         bounds = [0, *(self.cuts if cuts is None else cuts), len(self.records)]
-        return [self.records[start:end] for start, end in zip(bounds, bounds[1:], strict=False)]
+        return [self.records[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 @st.composite

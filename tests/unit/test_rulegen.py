@@ -112,9 +112,7 @@ def test_tenant_and_channel_overrides_of_one_queue_need_a_tie_breaker() -> None:
     both = {"tenant": "acme", "queue": "vip", "channel": "chat", "threshold_seconds": 45}
     assert len(config(tenant, channel, both).longest_wait.overrides) == 3
     # different queues do not overlap: no tie-breaker needed
-    assert len(
-        config(tenant, {"queue": "gold", "channel": "chat", "threshold_seconds": 90}).longest_wait.overrides
-    )
+    assert len(config(tenant, {"queue": "gold", "channel": "chat", "threshold_seconds": 90}).longest_wait.overrides)
 
 
 def test_load_config_reports_invalid_yaml(tmp_path: Path) -> None:
@@ -199,8 +197,7 @@ def test_alert_expr_is_the_union_of_the_branches() -> None:
         pytest.param((), "60s (default threshold)", id="default only"),
         pytest.param(
             (VIP,),
-            '{{ if eq $labels.queue "vip" }}30s (override for queue vip)'
-            "{{ else }}60s (default threshold){{ end }}",
+            '{{ if eq $labels.queue "vip" }}30s (override for queue vip){{ else }}60s (default threshold){{ end }}',
             id="one override",
         ),
         pytest.param(
@@ -230,9 +227,7 @@ def test_rule_groups_shape() -> None:
 
 def test_annotations_text() -> None:
     notes = rulegen.alert_annotations(config(VIP))
-    assert notes["summary"] == (
-        "Queue {{ $labels.queue }}: a contact has been waiting {{ $value | humanizeDuration }}"
-    )
+    assert notes["summary"] == ("Queue {{ $labels.queue }}: a contact has been waiting {{ $value | humanizeDuration }}")
     assert notes["description"].startswith(
         "In tenant {{ $labels.tenant }}, queue {{ $labels.queue }}, channel {{ $labels.channel }}, "
         "the oldest contact still waiting has been waiting {{ $value | humanizeDuration }}, over the "

@@ -128,12 +128,7 @@ def test_event_ids_are_unique(closed_run: list[SimulatedEvent]) -> None:
 def test_runs_with_other_start_share_no_identifier() -> None:
     def identifiers(model: TrafficModel) -> set[object]:
         events = model.advance_to(START + 30 * MINUTE)
-        return {
-            e.event[name]
-            for e in events
-            for name in ("event_id", "contact_id", "agent_id")
-            if name in e.event
-        }
+        return {e.event[name] for e in events for name in ("event_id", "contact_id", "agent_id") if name in e.event}
 
     earlier = identifiers(TrafficModel.warm_started(9, START, warm_seconds=900))
     later = identifiers(TrafficModel.warm_started(9, START + 1, warm_seconds=900))
@@ -313,17 +308,13 @@ class SteppingClock:
     ("speed", "start_ms", "warm_seconds"),
     [(1.0, None, 900.0), (60.0, None, 0.0), (0.5, START - 5 * MINUTE, 60.0)],
 )
-def test_run_simulation_sends_what_the_model_makes(
-    speed: float, start_ms: int | None, warm_seconds: float
-) -> None:
+def test_run_simulation_sends_what_the_model_makes(speed: float, start_ms: int | None, warm_seconds: float) -> None:
     wall_start = START / 1000
 
     async def main() -> tuple[list[tuple[int, SimulatedEvent]], SteppingClock, int]:
         stop = asyncio.Event()
         clock = SteppingClock(wall_start, step=0.5, until=wall_start + 120, stop=stop)
-        model = TrafficModel.warm_started(
-            8, now_ms=START if start_ms is None else start_ms, warm_seconds=warm_seconds
-        )
+        model = TrafficModel.warm_started(8, now_ms=START if start_ms is None else start_ms, warm_seconds=warm_seconds)
         sent: list[tuple[int, SimulatedEvent]] = []
 
         async def send(event: SimulatedEvent) -> None:
@@ -336,15 +327,11 @@ def test_run_simulation_sends_what_the_model_makes(
 
     sent, clock, count = asyncio.run(main())
     sim_start = START if start_ms is None else start_ms
-    sim_end = simulated_now_ms(
-        start_ms=sim_start, wall_start=wall_start, wall_now=clock.readings[-1], speed=speed
-    )
+    sim_end = simulated_now_ms(start_ms=sim_start, wall_start=wall_start, wall_now=clock.readings[-1], speed=speed)
     reference = TrafficModel.warm_started(8, now_ms=sim_start, warm_seconds=warm_seconds).advance_to(sim_end)
     assert count == len(sent) == len(reference) > 0
     assert [event for _, event in sent] == reference
-    assert all(
-        tick == 2 for tick, event in sent if at(event) <= sim_start
-    )  # history goes out in the first tick
+    assert all(tick == 2 for tick, event in sent if at(event) <= sim_start)  # history goes out in the first tick
 
 
 @pytest.mark.parametrize(("speed", "tick_seconds"), [(0.0, 0.1), (-1.0, 0.1), (1.0, -0.1)])
@@ -414,9 +401,7 @@ BAD_PROFILES: list[tuple[str, Any]] = [
     ("unknown transfer target", lambda: TrafficProfile(queues=(_voice(transfer_to=("billing",)),))),
     (
         "transfer target on another channel",
-        lambda: TrafficProfile(
-            queues=(_voice(transfer_to=("billing",)), QueueProfile("billing", "chat", 1.0, 1))
-        ),
+        lambda: TrafficProfile(queues=(_voice(transfer_to=("billing",)), QueueProfile("billing", "chat", 1.0, 1))),
     ),
     ("aux reason with space", lambda: TrafficProfile(aux_reasons=("lunch break",))),
     ("aux without reasons", lambda: TrafficProfile(aux_reasons=())),
@@ -430,9 +415,7 @@ def test_bad_profiles_are_refused(build: Any) -> None:
 
 
 def test_small_custom_profile_runs() -> None:
-    profile = TrafficProfile(
-        tenant="acme", queues=(_voice("desk", wrapup_mean_seconds=0.0),), aux_probability=0.0
-    )
+    profile = TrafficProfile(tenant="acme", queues=(_voice("desk", wrapup_mean_seconds=0.0),), aux_probability=0.0)
     events = TrafficModel(1, START, profile).advance_to(START + 30 * MINUTE)
     assert {e.event["tenant"] for e in events} == {"acme"}
     by_leg = legs(events)

@@ -89,12 +89,6 @@ def test_window_label(length_ms: int, bucket_ms: int, label: str) -> None:
     assert WindowSpec(length_ms, bucket_ms).label == label
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): processors/windows.py:40-47 (WindowSpec.label) floors the length to whole seconds and "
-    "__post_init__ accepts any length, so WindowSpec(60_500, 500) and WindowSpec(60_000, 500) are both "
-    "labelled '1m' (and a 500 ms window '0s'): two windows would export the same `window` label",
-)
 def test_distinct_windows_have_distinct_labels() -> None:
     assert WindowSpec(60_500, 500).label != WindowSpec(60_000, 500).label
 
