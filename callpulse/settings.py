@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -66,7 +67,19 @@ class Settings(BaseSettings):
         description="How abandons count in service level: abandons_against, abandons_after_threshold_against, "
         "abandons_within_threshold_met, abandons_ignored",
     )
+    service_level_variants: Annotated[dict[str, ServiceLevelVariant], NoDecode] = Field(
+        default_factory=dict,
+        description="Abandon treatment per queue, overriding the default: queue/channel=variant or "
+        "tenant/queue/channel=variant, comma separated",
+    )
     offered_includes_timeouts: bool = Field(True, description="Count queue timeouts as offered (and in abandon rate)")
+    timezone: str = Field("UTC", description="IANA time zone of the contact center: where 'today' starts")
+    interval_minutes: Literal[15, 30] = Field(15, description="Length of the aligned report intervals")
+    interval_retention_days: int = Field(7, ge=1, le=400, description="How long interval figures are kept in Redis")
+    per_agent_metrics: bool = Field(False, description="Also export figures per agent (label agent)")
+    per_agent_max_series: int = Field(
+        200, ge=1, le=100_000, description="Most agents exported per tenant; the rest are folded into agent=_other"
+    )
 
     # exporter
     exporter_host: str = Field("127.0.0.1", description="Address the exporter listens on")
@@ -91,6 +104,25 @@ class Settings(BaseSettings):
             if any(len(pair) != 2 for pair in pairs):
                 raise ValueError("expected channel=seconds pairs, e.g. voice=20,chat=60")
             return {name.strip(): float(seconds) for name, seconds in pairs}
+        return value
+
+    @field_validator("service_level_variants", mode="before")
+    @classmethod
+    def _parse_variants(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+            if any(len(pair) != 2 or pair[0].count("/") not in {1, 2} for pair in pairs):
+                raise ValueError("expected queue/channel=variant pairs, e.g. support/voice=abandons_ignored")
+            return {name.strip(): variant.strip() for name, variant in pairs}
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
         return value
 
     @field_validator("kafka_bootstrap")
@@ -119,6 +151,11 @@ class Settings(BaseSettings):
                     f"CALLPULSE_WINDOWS: {window}s is not a positive multiple of "
                     f"CALLPULSE_BUCKET_SECONDS={self.bucket_seconds}"
                 )
+        if (self.interval_minutes * 60) % self.bucket_seconds:
+            raise ValueError(
+                f"CALLPULSE_BUCKET_SECONDS={self.bucket_seconds} must divide "
+                f"CALLPULSE_INTERVAL_MINUTES={self.interval_minutes}"
+            )
         for channel, seconds in self.service_level_seconds.items():
             if seconds <= 0:
                 raise ValueError(f"CALLPULSE_SERVICE_LEVEL_SECONDS: threshold of {channel} must be > 0")

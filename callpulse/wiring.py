@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from callpulse.settings import Settings
-from exporters.collector import CallpulseCollector, KpiView
+from exporters.collector import CallpulseCollector
+from exporters.reader import Calendar
+from exporters.view import KpiView
 from processors.events import Channel
 from processors.figures import KpiPolicy
 from processors.windows import WindowSpec
@@ -21,6 +24,7 @@ def kpi_policy(settings: Settings) -> KpiPolicy:
         service_level_ms={**defaults, **thresholds},
         allowed_lateness_ms=settings.allowed_lateness_seconds * 1000,
         stale_contact_ms=settings.stale_contact_seconds * 1000,
+        per_agent=settings.per_agent_metrics,
     )
 
 
@@ -31,6 +35,10 @@ def kpi_view(settings: Settings) -> KpiView:
         service_level_variant=settings.service_level_variant,
         offered_includes_timeouts=settings.offered_includes_timeouts,
         service_level_seconds={channel.value: ms / 1000 for channel, ms in policy.service_level_ms.items()},
+        service_level_variants=dict(settings.service_level_variants),
+        calendar=Calendar(interval_ms=settings.interval_minutes * 60_000, zone=ZoneInfo(settings.timezone)),
+        per_agent=settings.per_agent_metrics,
+        per_agent_max_series=settings.per_agent_max_series,
     )
 
 
@@ -52,6 +60,9 @@ def worker_app(settings: Settings) -> Any:
         batch_within_seconds=settings.batch_within_seconds,
         broker_session_timeout_seconds=settings.broker_session_timeout_seconds,
         broker_rebalance_timeout_seconds=settings.broker_rebalance_timeout_seconds,
+        interval_ms=settings.interval_minutes * 60_000,
+        interval_retention_days=settings.interval_retention_days,
+        zone=ZoneInfo(settings.timezone),
     )
 
 

@@ -11,7 +11,11 @@ from typing import Literal
 
 QUEUE = ("tenant", "queue", "channel")
 WINDOWED = (*QUEUE, "window")
-SLIDING = "sliding 5m / 15m / 1h (label `window`), by event time"
+SLIDING = (
+    "label `window`: sliding `5m` / `15m` / `1h`, `today` (since local midnight), `interval` (the current "
+    "aligned report interval) and `last_interval`; by event time"
+)
+AGENT = ("tenant", "agent", "window")
 LIVE = "now (computed at scrape)"
 
 
@@ -125,6 +129,146 @@ QUEUE_AGENT_IDLE = _windowed(
     "Average agent idle time between contacts: time available before taking a contact of this queue.",
     "seconds",
     "sum(on_contact_at - available_at) / gaps",
+)
+
+QUEUE_ARRIVED = _windowed(
+    "callpulse_queue_arrived_contacts", "Contacts that entered the queue: volume.", "contacts", "count of queued"
+)
+QUEUE_WAIT = _windowed(
+    "callpulse_queue_wait_time_seconds",
+    "Average wait of contacts that left the queue (answered, abandoned or timed out).",
+    "seconds",
+    "sum(left_at - queued_at) / left",
+)
+QUEUE_FIRST_RESPONSE = _windowed(
+    "callpulse_queue_first_response_seconds",
+    "Average first response time: first agent reply - contact queued (chat, email, social).",
+    "seconds",
+    "sum(first_response_at - queued_at) / first responses",
+)
+QUEUE_RESOLVED = _windowed(
+    "callpulse_queue_resolved_contacts", "Contacts resolved.", "contacts", "count of resolved, at resolution time"
+)
+QUEUE_RESOLUTION = _windowed(
+    "callpulse_queue_resolution_time_seconds",
+    "Average resolution time: resolved - opened.",
+    "seconds",
+    "sum(resolved_at - opened_at) / resolved",
+)
+QUEUE_CSAT = _windowed(
+    "callpulse_queue_csat_ratio", "CSAT: share of survey answers 4 or 5 on 1-5.", "ratio", "answers >= 4 / answers"
+)
+QUEUE_CSAT_SCORE = _windowed("callpulse_queue_csat_score", "Mean CSAT answer on 1-5.", "score", "sum(csat) / answers")
+QUEUE_NPS = _windowed(
+    "callpulse_queue_nps_score",
+    "Net promoter score: % promoters (9-10) - % detractors (0-6), -100 to 100.",
+    "score",
+    "100 * (promoters - detractors) / answers",
+)
+QUEUE_CES = _windowed("callpulse_queue_ces_score", "Mean customer effort score answer.", "score", "sum(ces) / answers")
+QUEUE_SURVEYS = MetricSpec(
+    "callpulse_queue_survey_responses",
+    "gauge",
+    "Survey answers received, by survey (csat, nps, ces).",
+    (*WINDOWED, "survey"),
+    "answers",
+    "count",
+    SLIDING,
+)
+QUEUE_OCCUPANCY = _windowed(
+    "callpulse_queue_agent_occupancy_ratio",
+    "Agent occupancy: handling time / (handling time + available idle time), agents working this queue.",
+    "ratio",
+    "(on_contact + wrapup) / (on_contact + wrapup + available)",
+)
+QUEUE_UTILIZATION = _windowed(
+    "callpulse_queue_agent_utilization_ratio",
+    "Agent utilization: handling time / logged-in time, agents working this queue.",
+    "ratio",
+    "(on_contact + wrapup) / (available + on_contact + wrapup + aux)",
+)
+QUEUE_AGENT_STATE_TIME = MetricSpec(
+    "callpulse_queue_agent_state_seconds",
+    "gauge",
+    "Time agents spent in each state while working this queue (the current state counted up to the scrape).",
+    (*WINDOWED, "state"),
+    "seconds",
+    "sum of state durations",
+    SLIDING,
+)
+QUEUE_SERVICE_LEVEL_VARIANTS = MetricSpec(
+    "callpulse_queue_service_level_variant_ratio",
+    "gauge",
+    "Service level under each of the four abandon treatments (callpulse_queue_service_level_ratio is the "
+    "configured one).",
+    (*WINDOWED, "variant"),
+    "ratio",
+    "see docs: abandons_against, abandons_after_threshold_against, abandons_within_threshold_met, abandons_ignored",
+    SLIDING,
+)
+
+AGENT_HANDLED = MetricSpec(
+    "callpulse_agent_handled_contacts",
+    "gauge",
+    "Contacts the agent answered, ended and wrapped up.",
+    AGENT,
+    "contacts",
+    "count, at wrap-up end",
+    SLIDING,
+)
+AGENT_AHT = MetricSpec(
+    "callpulse_agent_handle_time_seconds",
+    "gauge",
+    "The agent's average handle time.",
+    AGENT,
+    "seconds",
+    "sum(wrapup_ended_at - answered_at) / handled",
+    SLIDING,
+)
+AGENT_IDLE = MetricSpec(
+    "callpulse_agent_idle_seconds",
+    "gauge",
+    "The agent's average idle time between contacts.",
+    AGENT,
+    "seconds",
+    "sum(on_contact_at - available_at) / gaps",
+    SLIDING,
+)
+AGENT_OCCUPANCY = MetricSpec(
+    "callpulse_agent_occupancy_ratio",
+    "gauge",
+    "The agent's occupancy.",
+    AGENT,
+    "ratio",
+    "(on_contact + wrapup) / (on_contact + wrapup + available)",
+    SLIDING,
+)
+AGENT_UTILIZATION = MetricSpec(
+    "callpulse_agent_utilization_ratio",
+    "gauge",
+    "The agent's utilization.",
+    AGENT,
+    "ratio",
+    "(on_contact + wrapup) / logged-in time",
+    SLIDING,
+)
+AGENT_STATE_TIME = MetricSpec(
+    "callpulse_agent_state_seconds",
+    "gauge",
+    "Time the agent spent in each state.",
+    (*AGENT, "state"),
+    "seconds",
+    "sum of state durations",
+    SLIDING,
+)
+AGENT_FOLDED = MetricSpec(
+    "callpulse_agent_series_folded",
+    "gauge",
+    'Agents beyond CALLPULSE_PER_AGENT_MAX_SERIES whose figures are summed under agent="_other".',
+    ("tenant",),
+    "agents",
+    "count of agents folded",
+    LIVE,
 )
 
 QUEUE_WAITING = MetricSpec(

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 import orjson
 from redis import Redis
 
-from processors.windows import WindowSpec
+from processors.figures import agent_key, state_figure
+from processors.windows import FixedWindow, WindowSpec, calendar_windows, local_day
 from streams.redis_keys import (
     STAT_PREFIX,
     PartitionKeys,
@@ -28,6 +30,7 @@ class Snapshot:
     """Everything one scrape shows, merged over partitions."""
 
     now_ms: int
+    per_agent: bool = False
     totals: dict[tuple[str, str], dict[str, int]] = field(
         default_factory=dict
     )  # (qid, window label) -> figure -> value
@@ -39,27 +42,24 @@ class Snapshot:
 
     @property
     def queues(self) -> set[str]:
-        return {qid for qid, _ in self.totals} | set(self.waiting) | {qid for qid, _ in self.agents}
+        """Queue ids with any figure (per-agent keys, starting with '@', left out)."""
+        known = {qid for qid, _ in self.totals} | set(self.waiting) | {qid for qid, _ in self.agents}
+        return {qid for qid in known if not qid.startswith("@")}
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def merge_bucket(
-    snapshot: Snapshot, windows: list[WindowSpec], bucket_ms: int, sums: dict[Any, Any], maxima: list[tuple[Any, float]]
-) -> None:
-    """Add one bucket's sums and maxima into every window that contains it."""
-    for window in windows:
-        if not window.contains(bucket_ms, snapshot.now_ms):
-            continue
+def merge_period(snapshot: Snapshot, labels: list[str], sums: dict[Any, Any], maxima: list[tuple[Any, float]]) -> None:
+    """Add one bucket's (or interval's, or day's) sums and maxima into the windows named ``labels``."""
+    for label in labels:
         for raw_field, raw_value in sums.items():
             qid, figure = split_figure_field(_text(raw_field))
-            totals = snapshot.totals.setdefault((qid, window.label), {})
-            totals[figure] = totals.get(figure, 0) + int(raw_value)
+            _add(snapshot, qid, label, figure, int(raw_value))
         for raw_field, score in maxima:
             qid, figure = split_figure_field(_text(raw_field))
-            totals = snapshot.totals.setdefault((qid, window.label), {})
+            totals = snapshot.totals.setdefault((qid, label), {})
             totals[figure] = max(totals.get(figure, 0), int(score))
 
 
@@ -70,10 +70,32 @@ def merge_waiting(snapshot: Snapshot, qid: str, count: int, oldest: list[tuple[A
     snapshot.waiting[qid] = (known_count + count, min(candidates) if candidates else None)
 
 
-def merge_live_agents(snapshot: Snapshot, live: dict[Any, Any]) -> None:
-    for raw in live.values():
+def _add(snapshot: Snapshot, owner: str, label: str, figure: str, value: int) -> None:
+    totals = snapshot.totals.setdefault((owner, label), {})
+    totals[figure] = totals.get(figure, 0) + value
+
+
+def merge_live_agents(
+    snapshot: Snapshot, live: dict[Any, Any], windows: list[WindowSpec], calendar: tuple[FixedWindow, ...]
+) -> None:
+    """Count agents by state in every queue they serve, and add the time in their current state so far."""
+    spans = [(window.label, window.first_bucket(snapshot.now_ms), snapshot.now_ms) for window in windows]
+    spans += [(window.label, window.start_ms, min(window.end_ms, snapshot.now_ms)) for window in calendar]
+    for raw_agent, raw in live.items():
         state = orjson.loads(raw)
-        snapshot.agents[(state["t"], state["s"])] += 1
+        for qid in state.get("m") or [state["t"]]:
+            snapshot.agents[(qid, state["s"])] += 1
+        if state["s"] == "offline":
+            continue
+        figure = state_figure(state["s"])
+        owners = [state["t"]]
+        if snapshot.per_agent:
+            owners.append(agent_key(state["t"].split("/")[0], _text(raw_agent)))
+        for label, start, end in spans:
+            spent = end - max(start, int(state["since"]))
+            if spent > 0:
+                for owner in owners:
+                    _add(snapshot, owner, label, figure, spent)
 
 
 def merge_meta(snapshot: Snapshot, stream: Stream, meta: dict[Any, Any]) -> None:
@@ -85,30 +107,67 @@ def merge_meta(snapshot: Snapshot, stream: Stream, meta: dict[Any, Any]) -> None
             snapshot.watermark_ms[stream] = max(snapshot.watermark_ms.get(stream, 0), int(raw_value))
 
 
-def read_snapshot(redis: Redis, *, prefix: str, now_ms: int, windows: list[WindowSpec]) -> Snapshot:
-    """Read all partitions: (1) the partition list, (2) meta, buckets and queue lists, (3) waiting sets."""
-    snapshot = Snapshot(now_ms=now_ms)
+def _periods(
+    keys: PartitionKeys, now_ms: int, windows: list[WindowSpec], calendar: Calendar
+) -> list[tuple[str, str, list[str]]]:
+    """(sums key, maxima key, window labels) of every stored period the windows are made of."""
+    longest = max(windows, key=lambda window: window.length_ms)
+    periods = []
+    for bucket in longest.bucket_starts(now_ms):
+        labels = [window.label for window in windows if window.contains(bucket, now_ms)]
+        periods.append((keys.sums(bucket), keys.maxima(bucket), labels))
+    today = local_day(now_ms, calendar.zone)
+    periods.append((keys.day_sums(today), keys.day_maxima(today), ["today"]))
+    for window in calendar.windows(now_ms):
+        if window.label != "today":
+            periods.append((keys.interval_sums(window.start_ms), keys.interval_maxima(window.start_ms), [window.label]))
+    return periods
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The fixed windows: 'today' in ``zone`` and the aligned report intervals of ``interval_ms``."""
+
+    interval_ms: int = 900_000
+    zone: tzinfo = UTC
+
+    def windows(self, now_ms: int) -> tuple[FixedWindow, ...]:
+        return calendar_windows(now_ms, interval_ms=self.interval_ms, zone=self.zone)
+
+
+def read_snapshot(
+    redis: Redis,
+    *,
+    prefix: str,
+    now_ms: int,
+    windows: list[WindowSpec],
+    calendar: Calendar | None = None,
+    per_agent: bool = False,
+) -> Snapshot:
+    """Read all partitions: (1) the partition list, (2) meta, periods and queue lists, (3) waiting sets."""
+    calendar = calendar or Calendar()
+    snapshot = Snapshot(now_ms=now_ms, per_agent=per_agent)
     members = sorted(_text(member) for member in redis.smembers(partitions_key(prefix)))
     partitions = [PartitionKeys(prefix, *parse_partition_member(member)) for member in members]
-    longest = max(windows, key=lambda window: window.length_ms)
-    buckets = longest.bucket_starts(now_ms)
+    periods = {keys: _periods(keys, now_ms, windows, calendar) for keys in partitions}
     pipe = redis.pipeline(transaction=False)
     for keys in partitions:
         pipe.hgetall(keys.meta)
         pipe.smembers(keys.queues)
         pipe.hgetall(keys.live)
-        for bucket in buckets:
-            pipe.hgetall(keys.sums(bucket))
-            pipe.zrange(keys.maxima(bucket), 0, -1, withscores=True)
+        for sums_key, maxima_key, _labels in periods[keys]:
+            pipe.hgetall(sums_key)
+            pipe.zrange(maxima_key, 0, -1, withscores=True)
     replies = iter(pipe.execute())
     queue_lists: list[tuple[PartitionKeys, list[str]]] = []
+    calendar_now = calendar.windows(now_ms)
     for keys in partitions:
         snapshot.partitions[keys.stream] += 1
         merge_meta(snapshot, keys.stream, next(replies))
         queue_lists.append((keys, sorted(_text(qid) for qid in next(replies))))
-        merge_live_agents(snapshot, next(replies))
-        for bucket in buckets:
-            merge_bucket(snapshot, windows, bucket, next(replies), next(replies))
+        merge_live_agents(snapshot, next(replies), windows, calendar_now)
+        for _sums_key, _maxima_key, labels in periods[keys]:
+            merge_period(snapshot, labels, next(replies), next(replies))
     pipe = redis.pipeline(transaction=False)
     for keys, qids in queue_lists:
         for qid in qids:

@@ -9,11 +9,12 @@ are pruned (their contributions are final) except the newest of them, which stil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from processors.events import AgentEvent, AgentState, QueueRef
-from processors.figures import BucketKey, Figure, KpiPolicy
-from processors.windows import bucket_start
+from processors.figures import BucketKey, Figure, KpiPolicy, agent_key, state_figure
+from processors.windows import bucket_start, split_by_bucket
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -23,6 +24,7 @@ class Transition:
     state: AgentState = field(compare=False)
     qid: str = field(compare=False)
     reason: str | None = field(compare=False, default=None)
+    members: tuple[str, ...] = field(compare=False, default=())  # qids the agent serves; () means (qid,)
 
 
 @dataclass(slots=True)
@@ -44,7 +46,7 @@ class AgentTimeline:
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.agent_id,
-            "tr": [[t.time_ms, t.event_id, t.state.value, t.qid, t.reason] for t in self.transitions],
+            "tr": [[t.time_ms, t.event_id, t.state.value, t.qid, t.reason, list(t.members)] for t in self.transitions],
         }
 
     @classmethod
@@ -52,15 +54,23 @@ class AgentTimeline:
         return cls(
             agent_id=data["a"],
             transitions=[
-                Transition(int(at), str(eid), AgentState(state), str(qid), reason)
-                for at, eid, state, qid, reason in data["tr"]
+                Transition(
+                    int(item[0]),
+                    str(item[1]),
+                    AgentState(item[2]),
+                    str(item[3]),
+                    item[4],
+                    tuple(item[5]) if len(item) > 5 else (),
+                )
+                for item in data["tr"]
             ],
         )
 
 
 def add_transition(timeline: AgentTimeline, event: AgentEvent) -> AgentTimeline:
     """The timeline with the event's transition inserted in time order."""
-    transition = Transition(event.time_ms, event.event_id, event.state, event.where.qid, event.reason)
+    members = event.member_qids if event.queues else ()
+    transition = Transition(event.time_ms, event.event_id, event.state, event.where.qid, event.reason, members)
     return AgentTimeline(timeline.agent_id, sorted([*timeline.transitions, transition]))
 
 
@@ -80,25 +90,41 @@ def _both_available(first: Transition, second: Transition) -> bool:
 
 
 def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey, int]:
-    """Idle gaps between contacts, as (bucket, qid, figure) sums.
+    """Idle gaps between contacts and time in each state, as (bucket, qid, figure) sums.
 
     A gap runs from the first of consecutive ``available`` transitions (an agent may re-announce it, say
-    on a queue switch) to the ``on_contact`` that follows them.
+    on a queue switch) to the ``on_contact`` that follows them, bucketed at the contact's start. Time in a
+    state runs from its transition to the next one, cut at bucket edges, under the queue of the transition
+    that began it; the current state is not counted here (the exporter adds it up to the scrape).
+    With ``policy.per_agent`` every figure is also kept under the agent's own key.
     """
     sums: dict[BucketKey, int] = {}
+    agent = (
+        agent_key(QueueRef.from_qid(timeline.transitions[0].qid).tenant, timeline.agent_id)
+        if timeline.transitions
+        else ""
+    )
+
+    def add(bucket: int, qid: str, figure: str, value: int) -> None:
+        for owner in (qid, agent) if policy.per_agent else (qid,):
+            key = (bucket, owner, figure)
+            sums[key] = sums.get(key, 0) + value
+
     idle_since: int | None = None
+    for before, after in pairwise(timeline.transitions):
+        if before.state is not AgentState.OFFLINE:
+            for bucket, spent in split_by_bucket(before.time_ms, after.time_ms, policy.bucket_ms):
+                add(bucket, before.qid, state_figure(before.state.value), spent)
     for transition in timeline.transitions:
         if transition.state is AgentState.AVAILABLE:
             idle_since = transition.time_ms if idle_since is None else idle_since
             continue
         if transition.state is AgentState.ON_CONTACT and idle_since is not None:
             bucket = bucket_start(transition.time_ms, policy.bucket_ms)
-            gaps = (bucket, transition.qid, Figure.IDLE_GAPS.value)
-            idle = (bucket, transition.qid, Figure.IDLE_MS.value)
-            sums[gaps] = sums.get(gaps, 0) + 1
-            sums[idle] = sums.get(idle, 0) + transition.time_ms - idle_since
+            add(bucket, transition.qid, Figure.IDLE_GAPS.value, 1)
+            add(bucket, transition.qid, Figure.IDLE_MS.value, transition.time_ms - idle_since)
         idle_since = None
-    return sums
+    return {key: value for key, value in sums.items() if value}
 
 
 def live_state(timeline: AgentTimeline) -> dict[str, Any] | None:
@@ -106,5 +132,10 @@ def live_state(timeline: AgentTimeline) -> dict[str, Any] | None:
     current = timeline.current
     if current is None:
         return None
-    where = QueueRef.from_qid(current.qid)
-    return {"t": where.qid, "s": current.state.value, "r": current.reason, "since": current.time_ms}
+    return {
+        "t": current.qid,
+        "s": current.state.value,
+        "r": current.reason,
+        "since": current.time_ms,
+        "m": list(current.members or (current.qid,)),
+    }

@@ -12,7 +12,7 @@ from itertools import groupby, pairwise
 from typing import Any
 
 from processors.events import ContactEvent, ContactEventType, QueueRef, Rejection, RejectReason
-from processors.figures import BucketKey, Figure, KpiPolicy, MaxFigure
+from processors.figures import BucketKey, Figure, KpiPolicy, MaxFigure, agent_key
 from processors.windows import bucket_start
 
 _T = ContactEventType
@@ -24,6 +24,7 @@ _SINGLE = {
     _T.ENDED: "ended_ms",
     _T.TRANSFERRED: "transferred_ms",
     _T.WRAPUP_ENDED: "wrapup_ms",
+    _T.FIRST_RESPONSE: "first_response_ms",
 }
 _OUTCOMES = ("answered_ms", "abandoned_ms", "timeout_ms")
 _ENDINGS = ("ended_ms", "transferred_ms")
@@ -48,6 +49,8 @@ class ContactLeg:
     ended_ms: int | None = None
     transferred_ms: int | None = None
     wrapup_ms: int | None = None
+    first_response_ms: int | None = None
+    agent_id: str | None = None  # who answered
     holds: list[tuple[int, int, str]] = field(default_factory=list)  # (time, HOLD_START|HOLD_END, event id)
     event_ids: set[str] = field(default_factory=set)
     last_event_ms: int = 0
@@ -80,6 +83,8 @@ class ContactLeg:
             "e": self.ended_ms,
             "tr": self.transferred_ms,
             "w": self.wrapup_ms,
+            "fr": self.first_response_ms,
+            "ag": self.agent_id,
             "h": [list(hold) for hold in self.holds],
             "ids": sorted(self.event_ids),
             "l": self.last_event_ms,
@@ -97,6 +102,8 @@ class ContactLeg:
             ended_ms=data["e"],
             transferred_ms=data["tr"],
             wrapup_ms=data["w"],
+            first_response_ms=data.get("fr"),
+            agent_id=data.get("ag"),
             holds=[(int(t), int(kind), str(eid)) for t, kind, eid in data["h"]],
             event_ids=set(data["ids"]),
             last_event_ms=data["l"],
@@ -133,6 +140,11 @@ def _problem(leg: ContactLeg) -> Rejection | None:
                 RejectReason.NEGATIVE_DURATION,
                 f"contact {leg.contact_id}: {late_name} at {late} ms is before {early_name} at {early} ms",
             )
+    if leg.first_response_ms is not None and leg.queued_ms is not None and leg.first_response_ms < leg.queued_ms:
+        return Rejection(
+            RejectReason.NEGATIVE_DURATION,
+            f"contact {leg.contact_id}: first_response at {leg.first_response_ms} ms is before queued",
+        )
     return _hold_problem(leg)
 
 
@@ -162,6 +174,8 @@ def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejec
     else:
         kind = HOLD_START if event.type is _T.HOLD_START else HOLD_END
         candidate = replace(leg, holds=sorted([*leg.holds, (event.time_ms, kind, event.event_id)]))
+    if event.type is _T.ANSWERED and event.agent_id is not None:
+        candidate.agent_id = event.agent_id
     problem = _problem(candidate)
     if problem is not None:
         return leg, problem
@@ -196,49 +210,96 @@ def hold_ms(leg: ContactLeg) -> int:
     return total
 
 
+class _Tally:
+    """Collects one leg's contributions, bucketed by the time that completes each figure."""
+
+    def __init__(self, leg: ContactLeg, policy: KpiPolicy) -> None:
+        self.qid = leg.where.qid
+        self.bucket_ms = policy.bucket_ms
+        self.sums: dict[BucketKey, int] = {}
+        self.maxima: dict[BucketKey, int] = {}
+
+    def add(self, at: int, figure: Figure, value: int, owner: str | None = None) -> None:
+        key = (bucket_start(at, self.bucket_ms), owner or self.qid, figure.value)
+        self.sums[key] = self.sums.get(key, 0) + value
+
+    def waited(self, at: int, wait: int) -> None:
+        key = (bucket_start(at, self.bucket_ms), self.qid, MaxFigure.WAIT_MAX_MS.value)
+        self.maxima[key] = max(self.maxima.get(key, wait), wait)
+
+
+def _queue_figures(leg: ContactLeg, queued: int, policy: KpiPolicy, tally: _Tally) -> None:
+    threshold = policy.service_level_threshold_ms(leg.where.channel)
+    tally.add(queued, Figure.QUEUED, 1)
+    if leg.first_response_ms is not None:
+        tally.add(leg.first_response_ms, Figure.FIRST_RESPONSES, 1)
+        tally.add(leg.first_response_ms, Figure.FIRST_RESPONSE_MS, leg.first_response_ms - queued)
+    left = next((getattr(leg, name) for name in _OUTCOMES if getattr(leg, name) is not None), None)
+    if left is None:
+        return
+    wait = left - queued
+    within = int(wait <= threshold)
+    tally.add(left, Figure.LEFT_QUEUE, 1)
+    tally.add(left, Figure.WAIT_ALL_MS, wait)
+    tally.waited(left, wait)
+    if leg.answered_ms is not None:
+        tally.add(left, Figure.ANSWERED, 1)
+        tally.add(left, Figure.WAIT_ANSWERED_MS, wait)
+        tally.add(left, Figure.ANSWERED_IN_SL, within)
+    elif leg.abandoned_ms is not None and wait < policy.short_abandon_ms:
+        tally.add(left, Figure.SHORT_ABANDONED, 1)
+    elif leg.abandoned_ms is not None:
+        tally.add(left, Figure.ABANDONED, 1)
+        tally.add(left, Figure.ABANDONED_IN_SL, within)
+    else:
+        tally.add(left, Figure.TIMED_OUT, 1)
+        tally.add(left, Figure.TIMED_OUT_IN_SL, within)
+
+
+def _handle_figures(leg: ContactLeg, answered: int, end: int, wrapup: int, *, policy: KpiPolicy, tally: _Tally) -> None:
+    on_hold = hold_ms(leg)
+    tally.add(wrapup, Figure.HANDLED, 1)
+    tally.add(wrapup, Figure.HANDLE_MS, wrapup - answered)
+    tally.add(wrapup, Figure.HOLD_MS, on_hold)
+    tally.add(wrapup, Figure.TALK_MS, end - answered - on_hold)
+    tally.add(wrapup, Figure.WRAPUP_MS, wrapup - end)
+    if policy.per_agent and leg.agent_id is not None:
+        agent = agent_key(leg.where.tenant, leg.agent_id)
+        tally.add(wrapup, Figure.HANDLED, 1, owner=agent)
+        tally.add(wrapup, Figure.HANDLE_MS, wrapup - answered, owner=agent)
+
+
 def contributions(leg: ContactLeg, policy: KpiPolicy) -> tuple[dict[BucketKey, int], dict[BucketKey, int]]:
     """Everything the leg adds to buckets so far: (additive figures, maximum figures)."""
-    sums: dict[BucketKey, int] = {}
-    maxima: dict[BucketKey, int] = {}
-    qid = leg.where.qid
-    threshold = policy.service_level_threshold_ms(leg.where.channel)
-
-    def add(at: int, figure: Figure, value: int) -> None:
-        key = (bucket_start(at, policy.bucket_ms), qid, figure.value)
-        sums[key] = sums.get(key, 0) + value
-
-    def waited(at: int, wait: int) -> None:
-        key = (bucket_start(at, policy.bucket_ms), qid, MaxFigure.WAIT_MAX_MS.value)
-        maxima[key] = max(maxima.get(key, wait), wait)
-
+    tally = _Tally(leg, policy)
     if leg.queued_ms is not None:
-        if leg.answered_ms is not None:
-            wait = leg.answered_ms - leg.queued_ms
-            add(leg.answered_ms, Figure.ANSWERED, 1)
-            add(leg.answered_ms, Figure.WAIT_ANSWERED_MS, wait)
-            add(leg.answered_ms, Figure.ANSWERED_IN_SL, int(wait <= threshold))
-            waited(leg.answered_ms, wait)
-        if leg.abandoned_ms is not None:
-            wait = leg.abandoned_ms - leg.queued_ms
-            if wait < policy.short_abandon_ms:
-                add(leg.abandoned_ms, Figure.SHORT_ABANDONED, 1)
-            else:
-                add(leg.abandoned_ms, Figure.ABANDONED, 1)
-                add(leg.abandoned_ms, Figure.ABANDONED_IN_SL, int(wait <= threshold))
-            waited(leg.abandoned_ms, wait)
-        if leg.timeout_ms is not None:
-            wait = leg.timeout_ms - leg.queued_ms
-            add(leg.timeout_ms, Figure.TIMED_OUT, 1)
-            add(leg.timeout_ms, Figure.TIMED_OUT_IN_SL, int(wait <= threshold))
-            waited(leg.timeout_ms, wait)
+        _queue_figures(leg, leg.queued_ms, policy, tally)
     end = leg.end_ms
     if leg.answered_ms is not None and end is not None and leg.wrapup_ms is not None:
-        on_hold = hold_ms(leg)
-        add(leg.wrapup_ms, Figure.HANDLED, 1)
-        add(leg.wrapup_ms, Figure.HANDLE_MS, leg.wrapup_ms - leg.answered_ms)
-        add(leg.wrapup_ms, Figure.HOLD_MS, on_hold)
-        add(leg.wrapup_ms, Figure.TALK_MS, end - leg.answered_ms - on_hold)
-        add(leg.wrapup_ms, Figure.WRAPUP_MS, leg.wrapup_ms - end)
+        _handle_figures(leg, leg.answered_ms, end, leg.wrapup_ms, policy=policy, tally=tally)
     if leg.transferred_ms is not None:
-        add(leg.transferred_ms, Figure.TRANSFERRED, 1)
-    return sums, maxima
+        tally.add(leg.transferred_ms, Figure.TRANSFERRED, 1)
+    return tally.sums, tally.maxima
+
+
+def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[BucketKey, int]:
+    """What a resolution or a survey adds: it needs nothing but itself (it may come days after the contact)."""
+    bucket = bucket_start(event.time_ms, policy.bucket_ms)
+    qid = event.where.qid
+    values: dict[Figure, int] = {}
+    if event.type is _T.RESOLVED and event.opened_ms is not None:
+        values = {Figure.RESOLVED: 1, Figure.RESOLUTION_MS: event.time_ms - event.opened_ms}
+    elif event.type is _T.SURVEY and event.survey is not None:
+        survey = event.survey
+        if survey.csat is not None:
+            values |= {Figure.CSAT_RESPONSES: 1, Figure.CSAT_SATISFIED: int(survey.csat >= 4)}
+            values[Figure.CSAT_SCORE_SUM] = survey.csat
+        if survey.nps is not None:
+            values |= {Figure.NPS_RESPONSES: 1, Figure.NPS_PROMOTERS: int(survey.nps >= 9)}
+            values[Figure.NPS_DETRACTORS] = int(survey.nps <= 6)
+        if survey.ces is not None:
+            values |= {Figure.CES_RESPONSES: 1, Figure.CES_SCORE_SUM: survey.ces}
+    return {(bucket, qid, figure.value): value for figure, value in values.items() if value}
+
+
+STANDALONE = frozenset({_T.RESOLVED, _T.SURVEY})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from processors.figures import Figure, MaxFigure
+from processors.figures import Figure, MaxFigure, state_figure
 
 Totals = Mapping[str, int]
 
@@ -98,3 +98,58 @@ def average_idle_seconds(totals: Totals) -> float | None:
 def transfer_ratio(totals: Totals) -> float | None:
     """Transferred / handled."""
     return _ratio(_get(totals, Figure.TRANSFERRED), _get(totals, Figure.HANDLED))
+
+
+def _mean(totals: Totals, numerator: Figure, denominator: Figure, scale: float = 1.0) -> float | None:
+    return _ratio(_get(totals, numerator) * scale, _get(totals, denominator))
+
+
+def average_wait_seconds(totals: Totals) -> float | None:
+    """Mean wait of every contact that left the queue (answered, abandoned or timed out)."""
+    return _mean(totals, Figure.WAIT_ALL_MS, Figure.LEFT_QUEUE, 1 / 1000)
+
+
+def first_response_seconds(totals: Totals) -> float | None:
+    """Mean first response time: first agent reply - contact queued."""
+    return _mean(totals, Figure.FIRST_RESPONSE_MS, Figure.FIRST_RESPONSES, 1 / 1000)
+
+
+def resolution_seconds(totals: Totals) -> float | None:
+    """Average resolution time: resolved - opened."""
+    return _mean(totals, Figure.RESOLUTION_MS, Figure.RESOLVED, 1 / 1000)
+
+
+def csat_ratio(totals: Totals) -> float | None:
+    """CSAT as the share of answers 4 or 5 on the 1-5 scale."""
+    return _mean(totals, Figure.CSAT_SATISFIED, Figure.CSAT_RESPONSES)
+
+
+def csat_mean_score(totals: Totals) -> float | None:
+    return _mean(totals, Figure.CSAT_SCORE_SUM, Figure.CSAT_RESPONSES)
+
+
+def net_promoter_score(totals: Totals) -> float | None:
+    """% promoters (9-10) - % detractors (0-6), from -100 to 100."""
+    promoters_minus_detractors = _get(totals, Figure.NPS_PROMOTERS) - _get(totals, Figure.NPS_DETRACTORS)
+    return _ratio(100 * promoters_minus_detractors, _get(totals, Figure.NPS_RESPONSES))
+
+
+def customer_effort_score(totals: Totals) -> float | None:
+    """Mean CES answer."""
+    return _mean(totals, Figure.CES_SCORE_SUM, Figure.CES_RESPONSES)
+
+
+def _state_ms(totals: Totals, *states: str) -> int:
+    return sum(totals.get(state_figure(state), 0) for state in states)
+
+
+def occupancy_ratio(totals: Totals) -> float | None:
+    """Handling time (on contact + wrap-up) / (handling + available idle time)."""
+    handling = _state_ms(totals, "on_contact", "wrapup")
+    return _ratio(handling, handling + _state_ms(totals, "available"))
+
+
+def utilization_ratio(totals: Totals) -> float | None:
+    """Handling time / logged-in time (every state but offline)."""
+    handling = _state_ms(totals, "on_contact", "wrapup")
+    return _ratio(handling, handling + _state_ms(totals, "available", "aux"))

@@ -24,6 +24,7 @@ from processors.events import (
 from processors.figures import KpiPolicy
 
 Record = tuple[int, bytes | None, bytes]  # (offset, key, value)
+SEEN_PREFIX = "#"  # record keys of standalone event ids (leg keys start with a tenant name: never '#')
 
 
 class _PartitionBase:
@@ -82,13 +83,18 @@ class ContactPartition(_PartitionBase):
         policy: KpiPolicy,
         *,
         legs: dict[str, contacts.ContactLeg] | None = None,
+        seen: dict[str, int] | None = None,
         offset: int = -1,
         watermark_ms: int = 0,
     ) -> None:
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.legs: dict[str, contacts.ContactLeg] = dict(legs or {})
+        # ids of standalone events (resolutions, surveys) -> until when a duplicate could still arrive
+        self.seen: dict[str, int] = dict(seen or {})
         for leg_id, leg in self.legs.items():
             heapq.heappush(self._expiry, (self._expires_at(leg), leg_id))
+        for record_key, expires_at in self.seen.items():
+            heapq.heappush(self._expiry, (expires_at, record_key))
 
     def _expires_at(self, leg: contacts.ContactLeg) -> int:
         # an open leg also waits out the lateness, so an event of it that is not late still finds it
@@ -118,6 +124,9 @@ class ContactPartition(_PartitionBase):
         changes: BatchChanges,
         touched: dict[str, Any],
     ) -> None:
+        if event.type in contacts.STANDALONE:
+            self._apply_standalone(event, changes, touched)
+            return
         leg_id = contacts.leg_key(event.where, event.contact_id)
         before = self.legs.get(leg_id) or contacts.ContactLeg(event.where, event.contact_id)
         if event.event_id in before.event_ids:
@@ -137,9 +146,26 @@ class ContactPartition(_PartitionBase):
         self._advance_watermark(event.time_ms)
         changes.stats["applied"] += 1
 
+    def _apply_standalone(self, event: ContactEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        record_key = SEEN_PREFIX + event.event_id
+        if record_key in self.seen:
+            changes.stats["duplicate"] += 1
+            return
+        changes.add_sums({}, contacts.standalone_contributions(event, self.policy))
+        self.seen[record_key] = event.time_ms + self.policy.allowed_lateness_ms
+        heapq.heappush(self._expiry, (self.seen[record_key], record_key))
+        touched[record_key] = None
+        self._advance_watermark(event.time_ms)
+        changes.stats["applied"] += 1
+
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         while self._expiry and self._expiry[0][0] < self.watermark_ms:
             expires_at, leg_id = heapq.heappop(self._expiry)
+            if leg_id.startswith(SEEN_PREFIX):
+                if self.seen.get(leg_id) == expires_at:
+                    del self.seen[leg_id]
+                    touched[leg_id] = None
+                continue
             leg = self.legs.get(leg_id)
             if leg is None or self._expires_at(leg) != expires_at:
                 continue  # superseded by a newer entry
@@ -150,6 +176,12 @@ class ContactPartition(_PartitionBase):
 
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         for leg_id, first in touched.items():
+            if leg_id.startswith(SEEN_PREFIX):
+                if leg_id in self.seen:
+                    changes.records_upserted[leg_id] = {"x": self.seen[leg_id]}
+                else:
+                    changes.records_deleted.add(leg_id)
+                continue
             now = self.legs.get(leg_id)
             was_waiting = first.waiting_since_ms if first is not None else None
             is_waiting = now.waiting_since_ms if now is not None else None

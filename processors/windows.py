@@ -14,11 +14,24 @@ with no events still sees its window move on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, time, tzinfo
 
 
 def bucket_start(time_ms: int, width_ms: int) -> int:
     """The start of the bucket holding ``time_ms`` (floor to a multiple of ``width_ms``)."""
     return time_ms - time_ms % width_ms
+
+
+def split_by_bucket(start_ms: int, end_ms: int, width_ms: int) -> list[tuple[int, int]]:
+    """The interval ``[start, end)`` cut at bucket edges: ``[(bucket start, ms inside it), ...]``."""
+    pieces = []
+    at = start_ms
+    while at < end_ms:
+        bucket = bucket_start(at, width_ms)
+        piece_end = min(end_ms, bucket + width_ms)
+        pieces.append((bucket, piece_end - at))
+        at = piece_end
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -64,3 +77,34 @@ class WindowSpec:
         first = self.first_bucket(now_ms)
         last = bucket_start(now_ms, self.bucket_ms) + ahead * self.bucket_ms
         return list(range(first, last + 1, self.bucket_ms))
+
+
+def local_day(time_ms: int, zone: tzinfo) -> str:
+    """The calendar date (``YYYY-MM-DD``) of ``time_ms`` in the contact center's time zone."""
+    return datetime.fromtimestamp(time_ms / 1000, tz=zone).date().isoformat()
+
+
+def local_midnight_ms(time_ms: int, zone: tzinfo) -> int:
+    """The start of the local day holding ``time_ms``, in epoch ms ("today" begins there)."""
+    local = datetime.fromtimestamp(time_ms / 1000, tz=zone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
+    return int(midnight.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class FixedWindow:
+    """A window with fixed edges, ``[start_ms, end_ms)``: today, the current or the last interval."""
+
+    label: str
+    start_ms: int
+    end_ms: int
+
+
+def calendar_windows(now_ms: int, *, interval_ms: int, zone: tzinfo) -> tuple[FixedWindow, ...]:
+    """'today' (local midnight to now), 'interval' (the aligned interval holding now) and 'last_interval'."""
+    current = bucket_start(now_ms, interval_ms)
+    return (
+        FixedWindow("today", local_midnight_ms(now_ms, zone), now_ms + 1),
+        FixedWindow("interval", current, now_ms + 1),
+        FixedWindow("last_interval", current - interval_ms, current),
+    )

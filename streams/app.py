@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import time
+from datetime import UTC, tzinfo
 from typing import Any
 
 import faust
@@ -38,6 +39,9 @@ def create_app(
     batch_within_seconds: float,
     broker_session_timeout_seconds: float,
     broker_rebalance_timeout_seconds: float,
+    interval_ms: int = 900_000,
+    interval_retention_days: int = 7,
+    zone: tzinfo = UTC,
 ) -> faust.App:
     """Build the worker app; nothing connects until the Faust worker starts it."""
     app = faust.App(
@@ -61,7 +65,14 @@ def create_app(
     }
     dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
     bucket_ttl = longest_window_seconds + policy.allowed_lateness_ms // 1000 + 2 * policy.bucket_ms // 1000 + 300
-    store = PartitionStore(Redis.from_url(redis_url), prefix=redis_prefix, bucket_ttl_seconds=bucket_ttl)
+    store = PartitionStore(
+        Redis.from_url(redis_url),
+        prefix=redis_prefix,
+        bucket_ttl_seconds=bucket_ttl,
+        interval_ms=interval_ms,
+        interval_ttl_seconds=interval_retention_days * 86_400,
+        zone=zone,
+    )
 
     async def send_dead_letters(stream: Stream, partition: int, letters: list[DeadLetter]) -> None:
         now_ms = int(time.time() * 1000)

@@ -71,6 +71,20 @@ class PartitionKeys:
         """Sorted set: ``<qid>|<figure>`` -> maximum, for one time bucket."""
         return f"{self.tag}:max:{bucket_ms}"
 
+    def interval_sums(self, start_ms: int) -> str:
+        """Like ``sums``, for one aligned report interval (kept for days, for trends and reports)."""
+        return f"{self.tag}:isum:{start_ms}"
+
+    def interval_maxima(self, start_ms: int) -> str:
+        return f"{self.tag}:imax:{start_ms}"
+
+    def day_sums(self, day: str) -> str:
+        """Like ``sums``, for one local calendar day (``YYYY-MM-DD``): the 'today' window."""
+        return f"{self.tag}:dsum:{day}"
+
+    def day_maxima(self, day: str) -> str:
+        return f"{self.tag}:dmax:{day}"
+
 
 def figure_field(qid: str, figure: str) -> str:
     return f"{qid}|{figure}"

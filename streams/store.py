@@ -8,6 +8,7 @@ the offsets in it that are already applied are skipped, so nothing is counted tw
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from enum import Enum
 from typing import Any
 
@@ -19,7 +20,8 @@ from processors.agents import AgentTimeline
 from processors.batch import BatchChanges
 from processors.contacts import ContactLeg
 from processors.figures import KpiPolicy
-from processors.partition import AgentPartition, ContactPartition
+from processors.partition import SEEN_PREFIX, AgentPartition, ContactPartition
+from processors.windows import local_day
 from streams.redis_keys import STAT_PREFIX, PartitionKeys, Stream, figure_field, partition_member, partitions_key
 
 
@@ -31,10 +33,23 @@ class WriteOutcome(Enum):
 class PartitionStore:
     """Reads and writes the state of partitions in Redis under ``prefix``."""
 
-    def __init__(self, redis: Redis, *, prefix: str, bucket_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str,
+        bucket_ttl_seconds: int,
+        interval_ms: int = 900_000,
+        interval_ttl_seconds: int = 7 * 86_400,
+        zone: tzinfo = UTC,
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.bucket_ttl_seconds = bucket_ttl_seconds
+        self.interval_ms = interval_ms
+        self.interval_ttl_seconds = interval_ttl_seconds
+        self.day_ttl_seconds = 2 * 86_400 + bucket_ttl_seconds
+        self.zone = zone
 
     def keys(self, stream: Stream, partition: int) -> PartitionKeys:
         return PartitionKeys(self.prefix, stream, partition)
@@ -50,8 +65,9 @@ class PartitionStore:
         watermark = int(watermark_raw) if watermark_raw is not None else 0
         documents = {field.decode(): orjson.loads(value) for field, value in records.items()}
         if stream == "contacts":
-            legs = {key: ContactLeg.from_json(doc) for key, doc in documents.items()}
-            return ContactPartition(policy, legs=legs, offset=offset, watermark_ms=watermark)
+            legs = {key: ContactLeg.from_json(doc) for key, doc in documents.items() if not key.startswith(SEEN_PREFIX)}
+            seen = {key: int(doc["x"]) for key, doc in documents.items() if key.startswith(SEEN_PREFIX)}
+            return ContactPartition(policy, legs=legs, seen=seen, offset=offset, watermark_ms=watermark)
         timelines = {key: AgentTimeline.from_json(doc) for key, doc in documents.items()}
         return AgentPartition(policy, timelines=timelines, offset=offset, watermark_ms=watermark)
 
@@ -79,19 +95,31 @@ class PartitionStore:
         return WriteOutcome.WRITTEN
 
     def _queue_commands(self, pipe: Any, keys: PartitionKeys, changes: BatchChanges) -> None:
-        buckets: set[int] = set()
+        sums: dict[tuple[str, str, int], dict[str, int]] = {}  # (sums key, maxima key, ttl) -> field -> delta
+        maxima: dict[tuple[str, str, int], dict[str, int]] = {}
         queues: set[str] = set(changes.waiting_added)
         for (bucket, qid, figure), delta in changes.sums.items():
-            pipe.hincrby(keys.sums(bucket), figure_field(qid, figure), delta)
-            buckets.add(bucket)
-            queues.add(qid)
+            for period in self._granularities(keys, bucket):
+                fields = sums.setdefault(period, {})
+                name = figure_field(qid, figure)
+                fields[name] = fields.get(name, 0) + delta
+            if not qid.startswith("@"):
+                queues.add(qid)
+        for (bucket, qid, figure), value in changes.maxima.items():
+            for period in self._granularities(keys, bucket):
+                fields = maxima.setdefault(period, {})
+                name = figure_field(qid, figure)
+                fields[name] = max(fields.get(name, value), value)
+        for (sums_key, _maxima_key, ttl), fields in sums.items():
+            for name, delta in fields.items():
+                if delta:
+                    pipe.hincrby(sums_key, name, delta)
+            pipe.expire(sums_key, ttl)
+        for (_sums_key, maxima_key, ttl), fields in maxima.items():
+            pipe.zadd(maxima_key, fields, gt=True)
+            pipe.expire(maxima_key, ttl)
         if queues:
             pipe.sadd(keys.queues, *queues)
-        for (bucket, qid, figure), value in changes.maxima.items():
-            pipe.zadd(keys.maxima(bucket), {figure_field(qid, figure): value}, gt=True)
-            pipe.expire(keys.maxima(bucket), self.bucket_ttl_seconds)
-        for bucket in buckets:
-            pipe.expire(keys.sums(bucket), self.bucket_ttl_seconds)
         for qid, added in changes.waiting_added.items():
             pipe.zadd(keys.waiting(qid), added)
         for qid, removed in changes.waiting_removed.items():
@@ -107,3 +135,13 @@ class PartitionStore:
         for name, count in changes.stats.items():
             pipe.hincrby(keys.meta, STAT_PREFIX + name, count)
         pipe.hset(keys.meta, mapping={"offset": changes.last_offset, "watermark_ms": changes.watermark_ms})
+
+    def _granularities(self, keys: PartitionKeys, bucket: int) -> tuple[tuple[str, str, int], ...]:
+        """(sums key, maxima key, TTL) of the minute bucket, its report interval and its local day."""
+        interval = bucket - bucket % self.interval_ms
+        day = local_day(bucket, self.zone)
+        return (
+            (keys.sums(bucket), keys.maxima(bucket), self.bucket_ttl_seconds),
+            (keys.interval_sums(interval), keys.interval_maxima(interval), self.interval_ttl_seconds),
+            (keys.day_sums(day), keys.day_maxima(day), self.day_ttl_seconds),
+        )

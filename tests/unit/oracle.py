@@ -8,7 +8,9 @@ Scope: well-formed input (every leg follows the lifecycle of contract section 5,
 have distinct times). Malformed input raises ``ValueError`` rather than guessing.
 
 Figures are keyed like the processors' buckets, ``(bucket start ms, "tenant/queue/channel", figure)``,
-and only non-zero values are kept (a zero and an absent figure mean the same to every formula).
+and only non-zero values are kept (a zero and an absent figure mean the same to every formula). With
+``Params.per_agent`` the agent figures and the handled contacts are also keyed ``"@tenant/agent"`` (the tenant
+of the queue the figure is counted under).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ Event = dict[str, Any]
 Key = tuple[int, str, str]
 Record = tuple[int, bytes, bytes]
 
-CONTACT_TYPES = frozenset(
+LEG_TYPES = frozenset(
     {
         "queued",
         "answered",
@@ -37,10 +39,23 @@ CONTACT_TYPES = frozenset(
         "transferred",
         "ended",
         "wrapup_ended",
+        "first_response",
     }
 )
+STANDALONE_TYPES = frozenset({"resolved", "survey"})  # not part of a leg: each counts on its own
+CONTACT_TYPES = LEG_TYPES | STANDALONE_TYPES
 AGENT_TYPES = frozenset({"available", "on_contact", "wrapup", "aux", "offline"})
-ONE_PER_LEG = ("queued", "answered", "abandoned", "timeout", "transferred", "ended", "wrapup_ended")
+ONE_PER_LEG = (
+    "queued",
+    "answered",
+    "abandoned",
+    "timeout",
+    "transferred",
+    "ended",
+    "wrapup_ended",
+    "first_response",
+)
+TIMED_STATES = ("available", "on_contact", "wrapup", "aux")  # time in state is kept for these, not offline
 
 # 2026-11-23T09:00:00Z: a multiple of one hour, so of every bucket width used in the tests.
 T0 = 1_795_424_400_000
@@ -62,6 +77,12 @@ class Params:
             "social": 900 * SECOND,
         }
     )
+    per_agent: bool = False
+
+
+def agent_owner(tenant: str, agent: str) -> str:
+    """The key per-agent figures are kept under in place of a queue: ``@tenant/agent``."""
+    return f"@{tenant}/{agent}"
 
 
 @dataclass
@@ -75,8 +96,9 @@ class Figures:
     def sums_by_figure(self) -> dict[str, int]:
         """Each additive figure summed over every bucket and queue."""
         totals: dict[str, int] = {}
-        for (_bucket, _qid, figure), value in self.sums.items():
-            totals[figure] = totals.get(figure, 0) + value
+        for (_bucket, owner, figure), value in self.sums.items():
+            if not owner.startswith("@"):  # per-agent copies would count twice
+                totals[figure] = totals.get(figure, 0) + value
         return totals
 
 

@@ -25,7 +25,18 @@ def test_names_follow_prometheus_conventions(spec: catalog.MetricSpec) -> None:
         assert spec.name.endswith("_seconds")
     if spec.unit == "ratio":
         assert spec.name.endswith("_ratio")
-    assert set(spec.labels) <= {"tenant", "queue", "channel", "window", "state", "stream", "reason"}
+    assert set(spec.labels) <= {
+        "tenant",
+        "queue",
+        "channel",
+        "window",
+        "state",
+        "stream",
+        "reason",
+        "agent",
+        "survey",
+        "variant",
+    }
     assert spec.help.endswith(".")
 
 
