@@ -241,10 +241,19 @@ def hold_total_ms(holds: list[tuple[int, str]], end_ms: int) -> int:
     return total
 
 
+def _bucket(at: int, params: Params) -> int:
+    return at - at % params.bucket_ms
+
+
+def _add(out: Figures, key: Key, value: int) -> None:
+    out.sums[key] = out.sums.get(key, 0) + value
+
+
 def _leg_figures(events: list[Event], params: Params, out: Figures) -> None:
     """Add one leg's figures (events of one tenant/queue/channel/contact, duplicates removed)."""
     times: dict[str, int] = {}
     holds: list[tuple[int, str]] = []
+    answered_by: str | None = None
     for event in events:
         at = parse_ms(event["event_time"])
         if event["type"] in ("hold_start", "hold_end"):
@@ -253,23 +262,39 @@ def _leg_figures(events: list[Event], params: Params, out: Figures) -> None:
             raise ValueError(f"two {event['type']} events on one leg")
         else:
             times[event["type"]] = at
+        if event["type"] == "answered":
+            answered_by = event.get("agent_id")
     where = qid(events[0])
+    tenant = events[0]["tenant"]
     threshold = params.service_level_ms[events[0]["channel"]]
 
     def add(at: int, figure: str, value: int) -> None:
-        key = (at - at % params.bucket_ms, where, figure)
-        out.sums[key] = out.sums.get(key, 0) + value
+        _add(out, (_bucket(at, params), where, figure), value)
 
     def longest(at: int, wait: int) -> None:
-        key = (at - at % params.bucket_ms, where, "wait_max_ms")
+        key = (_bucket(at, params), where, "wait_max_ms")
         out.maxima[key] = max(out.maxima.get(key, wait), wait)
 
     queued = times.get("queued")
     outcomes = [name for name in ("answered", "abandoned", "timeout") if name in times]
     if len(outcomes) > 1:
         raise ValueError(f"a leg with two outcomes: {outcomes}")
+    if queued is not None:
+        add(queued, "queued", 1)  # volume: arrivals at their arrival time
     if queued is not None and not outcomes:
         out.waiting.add((where, events[0]["contact_id"], queued))
+    if queued is not None and outcomes:  # it left the queue: every outcome has a wait (short abandons too)
+        left = times[outcomes[0]]
+        if left < queued:
+            raise ValueError("a leg that left the queue before it entered it")
+        add(left, "left_queue", 1)
+        add(left, "wait_all_ms", left - queued)
+    if queued is not None and "first_response" in times:  # FRT = first agent reply - contact created
+        replied = times["first_response"]
+        if replied < queued:
+            raise ValueError("a first response before the contact was queued")
+        add(replied, "first_responses", 1)
+        add(replied, "first_response_ms", replied - queued)
     if queued is not None and "answered" in times:
         wait = times["answered"] - queued
         add(times["answered"], "answered", 1)
@@ -303,18 +328,83 @@ def _leg_figures(events: list[Event], params: Params, out: Figures) -> None:
         add(wrapup, "hold_ms", hold)
         add(wrapup, "talk_ms", end - answered - hold)
         add(wrapup, "wrapup_ms", wrapup - end)
+        if params.per_agent and answered_by is not None:  # the agent who answered this leg handled it
+            owner = agent_owner(tenant, answered_by)
+            _add(out, (_bucket(wrapup, params), owner, "handled"), 1)
+            _add(out, (_bucket(wrapup, params), owner, "handle_ms"), wrapup - answered)
+
+
+def survey_figures(csat: int | None = None, nps: int | None = None, ces: int | None = None) -> dict[str, int]:
+    """What one survey answer adds (kpi-reference: CSAT share of 4-5, NPS promoters 9-10 and detractors 0-6,
+    CES mean); zeros left out."""
+    values: dict[str, int] = {}
+    if csat is not None:
+        if not 1 <= csat <= 5:
+            raise ValueError(f"csat {csat} is not 1-5")
+        values |= {"csat_responses": 1, "csat_score_sum": csat, "csat_satisfied": int(csat in (4, 5))}
+    if nps is not None:
+        if not 0 <= nps <= 10:
+            raise ValueError(f"nps {nps} is not 0-10")
+        values |= {"nps_responses": 1, "nps_promoters": int(nps in (9, 10)), "nps_detractors": int(nps <= 6)}
+    if ces is not None:
+        if not 1 <= ces <= 7:
+            raise ValueError(f"ces {ces} is not 1-7")
+        values |= {"ces_responses": 1, "ces_score_sum": ces}
+    if not values:
+        raise ValueError("a survey without an answer")
+    return {name: value for name, value in values.items() if value}
+
+
+def _standalone_figures(event: Event, params: Params, out: Figures) -> None:
+    """A resolution or a survey answer: it counts at its own time, under its own queue, on its own."""
+    at = parse_ms(event["event_time"])
+    where = qid(event)
+    if event["type"] == "resolved":
+        opened = parse_ms(event["opened_at"])
+        if opened > at:
+            raise ValueError("resolved before it was opened")
+        values = {"resolved": 1, "resolution_ms": at - opened}  # ART = resolved_at - created_at
+    else:
+        values = survey_figures(event.get("csat"), event.get("nps"), event.get("ces"))
+    for figure, value in values.items():
+        _add(out, (_bucket(at, params), where, figure), value)
+
+
+def _overlaps(start: int, end: int, width: int) -> list[tuple[int, int]]:
+    """(bucket start, ms of [start, end) inside it) for every bucket the interval touches."""
+    first = start - start % width
+    pieces = []
+    for bucket in range(first, end, width):
+        inside = min(end, bucket + width) - max(start, bucket)
+        if inside > 0:
+            pieces.append((bucket, inside))
+    return pieces
 
 
 def _agent_figures(events: list[Event], params: Params, out: Figures) -> None:
-    """Idle gaps of one agent: a stretch in ``available`` that ends with ``on_contact``.
+    """Idle gaps and time in each state of one agent.
 
     docs/events.md 6.1: each event is the state the agent enters and stays in until its next event, so
     consecutive ``available`` events (a queue switch, a re-announcement) are one stretch, from the first.
-    The gap counts at the ``on_contact`` time, under that event's queue.
+    The gap counts at the ``on_contact`` time, under that event's queue. Time in a state (not ``offline``)
+    runs from its event to the agent's next event, split over the buckets it covers, under the queue of the
+    event that began it; the newest state is still running and counts nothing yet.
     """
     timeline = sorted((parse_ms(event["event_time"]), index) for index, event in enumerate(events))
     if len({at for at, _ in timeline}) != len(timeline):
         raise ValueError("two events of one agent at the same time: their order is not defined")
+
+    def add(at_bucket: int, event: Event, figure: str, value: int) -> None:
+        _add(out, (at_bucket, qid(event), figure), value)
+        if params.per_agent:
+            _add(out, (at_bucket, agent_owner(event["tenant"], event["agent_id"]), figure), value)
+
+    for position in range(len(timeline) - 1):
+        (start, index), (end, _next) = timeline[position], timeline[position + 1]
+        event = events[index]
+        if event["type"] in TIMED_STATES:
+            for bucket, spent in _overlaps(start, end, params.bucket_ms):
+                add(bucket, event, f"state_ms.{event['type']}", spent)
     stretch_start: int | None = None
     for at, index in timeline:
         kind = events[index]["type"]
@@ -322,10 +412,8 @@ def _agent_figures(events: list[Event], params: Params, out: Figures) -> None:
             stretch_start = at if stretch_start is None else stretch_start
             continue
         if kind == "on_contact" and stretch_start is not None:
-            key = at - at % params.bucket_ms
-            where = qid(events[index])
-            out.sums[(key, where, "idle_gaps")] = out.sums.get((key, where, "idle_gaps"), 0) + 1
-            out.sums[(key, where, "idle_ms")] = out.sums.get((key, where, "idle_ms"), 0) + at - stretch_start
+            add(_bucket(at, params), events[index], "idle_gaps", 1)
+            add(_bucket(at, params), events[index], "idle_ms", at - stretch_start)
         stretch_start = None
 
 
@@ -333,11 +421,14 @@ def figures(events: Iterable[Event], params: Params | None = None) -> Figures:
     """Every figure of a stream of contact and agent events, in any order, duplicates allowed."""
     params = params or Params()
     legs: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    standalone: list[Event] = []
     agents: dict[str, list[Event]] = defaultdict(list)
     everything = list(events)
     for event in everything:
-        if event["type"] in CONTACT_TYPES:
+        if event["type"] in LEG_TYPES:
             legs[(qid(event), event["contact_id"])].append(event)
+        elif event["type"] in STANDALONE_TYPES:
+            standalone.append(event)
         elif event["type"] in AGENT_TYPES:
             agents[event["agent_id"]].append(event)
         else:
@@ -345,6 +436,8 @@ def figures(events: Iterable[Event], params: Params | None = None) -> Figures:
     out = Figures()
     for leg_events in legs.values():
         _leg_figures(_unique(leg_events), params, out)
+    for event in _unique(standalone):
+        _standalone_figures(event, params, out)
     for agent_events in agents.values():
         _agent_figures(_unique(agent_events), params, out)
     out.sums = {key: value for key, value in out.sums.items() if value}
@@ -353,13 +446,35 @@ def figures(events: Iterable[Event], params: Params | None = None) -> Figures:
 
 def latest_agent_states(events: Iterable[Event]) -> dict[str, str]:
     """Each agent's state after its newest event."""
-    newest: dict[str, tuple[int, str]] = {}
+    return {agent: live["s"] for agent, live in live_states(events).items()}
+
+
+def live_states(events: Iterable[Event]) -> dict[str, dict[str, Any]]:
+    """Each agent's live state after its newest event: queue ``t``, state ``s``, aux reason ``r``, ``since``
+    (epoch ms) and the queues it serves ``m`` (its ``queues``, de-duplicated, in the same tenant and channel;
+    else just its own queue)."""
+    newest: dict[str, Event] = {}
     for event in events:
         if event["type"] in AGENT_TYPES:
-            at = parse_ms(event["event_time"])
-            if event["agent_id"] not in newest or at > newest[event["agent_id"]][0]:
-                newest[event["agent_id"]] = (at, event["type"])
-    return {agent: state for agent, (_at, state) in newest.items()}
+            agent = event["agent_id"]
+            if agent not in newest or parse_ms(event["event_time"]) > parse_ms(newest[agent]["event_time"]):
+                newest[agent] = event
+    live = {}
+    for agent, event in newest.items():
+        names = event.get("queues") or [event["queue"]]
+        members = []
+        for name in names:
+            member = f"{event['tenant']}/{name}/{event['channel']}"
+            if member not in members:
+                members.append(member)
+        live[agent] = {
+            "t": qid(event),
+            "s": event["type"],
+            "r": event.get("reason", "unspecified") if event["type"] == "aux" else None,
+            "since": parse_ms(event["event_time"]),
+            "m": members,
+        }
+    return live
 
 
 # ------------------------------------------------------------------------------- adding up batch changes

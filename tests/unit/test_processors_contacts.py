@@ -81,6 +81,7 @@ CASES = [
     #      queued answered        hold_start hold_end                 ended  wrapup_ended
     #   min  [0                  )[1           )[2          )[3          )[4             )
     #
+    #   queued 1 -> minute 0; left the queue after 12.5 s -> minute 0
     #   wait 12.5 s <= 20 s -> answered in SL, minute 0
     #   hold 30 s, talk 240 - 12.5 - 30 = 197.5 s, wrap-up 20 s, handle 247.5 s -> minute 4
     Case(
@@ -94,6 +95,9 @@ CASES = [
             ev("wrapup_ended", 260_000),
         ],
         {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 12_500,
             (0, "answered"): 1,
             (0, "answered_in_sl"): 1,
             (0, "wait_answered_ms"): 12_500,
@@ -112,8 +116,9 @@ CASES = [
     #   billing                             q--------a-----------------------e,w
     #   min      [0       )[1  )[2  )[3    )[4           )[5   )[6   )[7         )
     #
-    #   support: answered in SL (12.5 s) min 0; transferred min 4; handled min 4 (as above)
-    #   billing: answered min 4 after a 35 s wait (not in SL); handled min 7, talk 180 s, no wrap-up
+    #   support: queued and answered in SL (12.5 s) min 0; transferred min 4; handled min 4 (as above)
+    #   billing: queued min 4 (240 s), answered min 4 after a 35 s wait (not in SL); handled min 7, talk 180 s,
+    #            no wrap-up
     Case(
         "transfer makes a second leg (contract 5.3)",
         [
@@ -129,6 +134,9 @@ CASES = [
             ev("wrapup_ended", 455_000, contact="call-7", queue="billing"),
         ],
         {
+            (0, SUPPORT, "queued"): 1,
+            (0, SUPPORT, "left_queue"): 1,
+            (0, SUPPORT, "wait_all_ms"): 12_500,
             (0, SUPPORT, "answered"): 1,
             (0, SUPPORT, "answered_in_sl"): 1,
             (0, SUPPORT, "wait_answered_ms"): 12_500,
@@ -138,6 +146,9 @@ CASES = [
             (4, SUPPORT, "hold_ms"): 30_000,
             (4, SUPPORT, "talk_ms"): 197_500,
             (4, SUPPORT, "wrapup_ms"): 20_000,
+            (4, BILLING, "queued"): 1,
+            (4, BILLING, "left_queue"): 1,
+            (4, BILLING, "wait_all_ms"): 35_000,
             (4, BILLING, "answered"): 1,
             (4, BILLING, "wait_answered_ms"): 35_000,
             (7, BILLING, "handled"): 1,
@@ -153,7 +164,7 @@ CASES = [
     Case(
         "abandon 1 ms before the short threshold is a short abandon",
         [ev("queued", 0), ev("abandoned", 4_999)],
-        {(0, "short_abandoned"): 1},
+        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 4_999, (0, "short_abandoned"): 1},
         {0: 4_999},
     ),
     #   ms   0                   5 000
@@ -161,7 +172,7 @@ CASES = [
     Case(
         "abandon exactly at the short threshold counts as abandoned",
         [ev("queued", 0), ev("abandoned", 5_000)],
-        {(0, "abandoned"): 1, (0, "abandoned_in_sl"): 1},
+        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 5_000, (0, "abandoned"): 1, (0, "abandoned_in_sl"): 1},
         {0: 5_000},
     ),
     #   ms   0                   20 000
@@ -169,7 +180,7 @@ CASES = [
     Case(
         "abandon exactly at the SL threshold is within it",
         [ev("queued", 0), ev("abandoned", 20_000)],
-        {(0, "abandoned"): 1, (0, "abandoned_in_sl"): 1},
+        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 20_000, (0, "abandoned"): 1, (0, "abandoned_in_sl"): 1},
         {0: 20_000},
     ),
     #   ms   0                   20 000 25 000
@@ -177,7 +188,7 @@ CASES = [
     Case(
         "abandon after the SL threshold",
         [ev("queued", 0), ev("abandoned", 25_000)],
-        {(0, "abandoned"): 1},
+        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 25_000, (0, "abandoned"): 1},
         {0: 25_000},
     ),
     #   ms   0                   20 000
@@ -185,7 +196,10 @@ CASES = [
     Case(
         "answered exactly at the SL threshold is within it",
         [ev("queued", 0), ev("answered", 20_000)],
-        {(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 20_000},
+        {
+            **{(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 20_000},
+            **{(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 20_000},
+        },
         {0: 20_000},
     ),
     #   ms   0                   20 000 20 001
@@ -193,7 +207,7 @@ CASES = [
     Case(
         "answered 1 ms after the SL threshold is not within it",
         [ev("queued", 0), ev("answered", 20_001)],
-        {(0, "answered"): 1, (0, "wait_answered_ms"): 20_001},
+        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 20_001, (0, "answered"): 1, (0, "wait_answered_ms"): 20_001},
         {0: 20_001},
     ),
     #   chat, T = 60 s
@@ -203,6 +217,9 @@ CASES = [
         "chat has its own threshold",
         [ev("queued", 0, channel="chat"), ev("answered", 60_000, channel="chat")],
         {
+            (0, SUPPORT_CHAT, "queued"): 1,
+            (1, SUPPORT_CHAT, "left_queue"): 1,
+            (1, SUPPORT_CHAT, "wait_all_ms"): 60_000,
             (1, SUPPORT_CHAT, "answered"): 1,
             (1, SUPPORT_CHAT, "answered_in_sl"): 1,
             (1, SUPPORT_CHAT, "wait_answered_ms"): 60_000,
@@ -219,7 +236,10 @@ CASES = [
             ev("queued", 0, contact="c2"),
             ev("timeout", 30_000, contact="c2"),
         ],
-        {(0, "timed_out"): 2, (0, "timed_out_in_sl"): 1},
+        {
+            **{(0, "queued"): 2, (0, "left_queue"): 2, (0, "wait_all_ms"): 20_000 + 30_000},
+            **{(0, "timed_out"): 2, (0, "timed_out_in_sl"): 1},
+        },
         {0: 30_000},
     ),
     # Out of order: the answer arrives before the queued event; figures appear when both are in.
@@ -229,7 +249,10 @@ CASES = [
     Case(
         "answered arriving before queued",
         [ev("answered", 15_000), ev("queued", 0)],
-        {(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 15_000},
+        {
+            **{(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 15_000},
+            **{(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 15_000},
+        },
         {0: 15_000},
     ),
     # Three contacts, every event arriving in reverse time order (newest first).
@@ -255,6 +278,9 @@ CASES = [
             ev("queued", 0, contact="c1"),
         ],
         {
+            (0, "queued"): 3,
+            (0, "left_queue"): 3,
+            (0, "wait_all_ms"): 10_000 + 30_000 + 30_000,  # c1 answered, c2 abandoned, c3 answered
             (0, "answered"): 2,
             (0, "answered_in_sl"): 1,
             (0, "wait_answered_ms"): 10_000 + 30_000,
@@ -277,15 +303,22 @@ CASES = [
     Case(
         "answer at bucket end - 1 ms stays in that bucket",
         [ev("queued", 45_000), ev("answered", 59_999)],
-        {(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 14_999},
+        {
+            **{(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 14_999},
+            **{(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 14_999},
+        },
         {0: 14_999},
     ),
     #   ms      50 000        | 60 000
     #           q~~~~~~~~~~~~~|a                   -> min 1: queued in min 0, counted where answered
+    #   the arrival itself (queued) counts in min 0, the wait where the contact left the queue (min 1)
     Case(
         "queued in one bucket, answered at the next bucket's start",
         [ev("queued", 50_000), ev("answered", 60_000)],
-        {(1, "answered"): 1, (1, "answered_in_sl"): 1, (1, "wait_answered_ms"): 10_000},
+        {
+            **{(0, "queued"): 1, (1, "left_queue"): 1, (1, "wait_all_ms"): 10_000},
+            **{(1, "answered"): 1, (1, "answered_in_sl"): 1, (1, "wait_answered_ms"): 10_000},
+        },
         {1: 10_000},
     ),
     #   ms   0 q~~~~~~~~~~~~~~~~|~~~~~~~~~~~~~~~~~~~~ab 119 999 | 120 000
@@ -293,7 +326,7 @@ CASES = [
     Case(
         "abandon at the last ms of the second bucket",
         [ev("queued", 0), ev("abandoned", 119_999)],
-        {(1, "abandoned"): 1},
+        {(0, "queued"): 1, (1, "left_queue"): 1, (1, "wait_all_ms"): 119_999, (1, "abandoned"): 1},
         {1: 119_999},
     ),
     # Handled counts at wrap-up time, whatever bucket the answer was in.
@@ -305,6 +338,9 @@ CASES = [
         "handled lands in the wrap-up bucket",
         [ev("queued", 0), ev("answered", 10_000), ev("ended", 119_999), ev("wrapup_ended", 120_000)],
         {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 10_000,
             (0, "answered"): 1,
             (0, "answered_in_sl"): 1,
             (0, "wait_answered_ms"): 10_000,
@@ -331,6 +367,9 @@ CASES = [
             ev("wrapup_ended", 55_000),
         ],
         {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 10_000,
             (0, "answered"): 1,
             (0, "answered_in_sl"): 1,
             (0, "wait_answered_ms"): 10_000,
@@ -358,6 +397,9 @@ CASES = [
             ev("wrapup_ended", 50_000),
         ],
         {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 10_000,
             (0, "answered"): 1,
             (0, "answered_in_sl"): 1,
             (0, "wait_answered_ms"): 10_000,
@@ -385,6 +427,9 @@ CASES = [
             ev("transferred", 70_000, contact="c2", to_queue="billing"),
         ],
         {
+            (0, "queued"): 2,
+            (0, "left_queue"): 2,
+            (0, "wait_all_ms"): 20_000,
             (0, "answered"): 2,
             (0, "answered_in_sl"): 2,
             (0, "wait_answered_ms"): 20_000,
@@ -392,8 +437,8 @@ CASES = [
         },
         {0: 10_000},
     ),
-    # Only queued: nothing is summed (the contact is in the waiting set instead, see below).
-    Case("queued only", [ev("queued", 0)], {}, {}),
+    # Only queued: the arrival counts; no wait yet (the contact is in the waiting set instead, see below).
+    Case("queued only", [ev("queued", 0)], {(0, "queued"): 1}, {}),
 ]
 
 
@@ -439,7 +484,12 @@ def test_same_event_id_twice_in_a_batch_is_applied_once() -> None:
     queued, answered = ev("queued", 0), ev("answered", 8_000)
     _, (changes,) = run([[queued, answered, answered, queued]])
     assert changes.stats == {"applied": 2, "duplicate": 2}
-    assert changes.sums == expand({(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 8_000})
+    assert changes.sums == expand(
+        {
+            **{(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 8_000},
+            **{(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 8_000},
+        }
+    )
     assert changes.dead_letters == []
 
 
@@ -671,7 +721,12 @@ def test_out_of_order_within_the_lateness_is_applied() -> None:
     policy = KpiPolicy(allowed_lateness_ms=600_000)
     _, changes = run([[ev("queued", 0), ev("queued", 600_000, contact="c9")], [ev("answered", 590_000)]], policy)
     assert changes[1].dead_letters == []
-    assert changes[1].sums == expand({(9, "answered"): 1, (9, "wait_answered_ms"): 590_000})
+    assert changes[1].sums == expand(
+        {
+            **{(9, "left_queue"): 1, (9, "wait_all_ms"): 590_000},
+            **{(9, "answered"): 1, (9, "wait_answered_ms"): 590_000},
+        }
+    )
 
 
 # ----------------------------------------------------------------------------------------- waiting set
@@ -747,7 +802,7 @@ def test_stale_open_contact_is_evicted() -> None:
     assert b3.stats == {"applied": 1, "stale_evicted": 1}
     assert b3.waiting_removed == {SUPPORT: {leg("c1")}}
     assert b3.records_deleted == {leg("c1")}
-    assert b3.sums == {}
+    assert b3.sums == expand({(3, "queued"): 1})  # c3's arrival only: nothing of c1 is retracted
     assert set(partition.legs) == {leg("c2"), leg("c3")}
 
 
@@ -764,10 +819,15 @@ def test_stale_answered_contact_keeps_its_figures() -> None:
         ],
         policy,
     )
-    assert b1.sums == expand({(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 5_000})
+    assert b1.sums == expand(
+        {
+            **{(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 5_000},
+            **{(0, "answered"): 1, (0, "answered_in_sl"): 1, (0, "wait_answered_ms"): 5_000},
+        }
+    )
     assert "stale_evicted" not in b2.stats
     assert b3.stats == {"applied": 1, "stale_evicted": 1}
-    assert b3.sums == {}
+    assert b3.sums == expand({(3, "queued"): 1})  # c3's arrival only: c1's figures stay
     assert b3.waiting_removed == {}  # it was not waiting any more
     assert leg("c1") not in partition.legs
 
@@ -856,6 +916,9 @@ def test_hold_events_in_any_order_give_the_same_figures(holds: tuple[dict[str, A
     assert changes.dead_letters == []
     assert changes.sums == expand(
         {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 10_000,
             (0, "answered"): 1,
             (0, "answered_in_sl"): 1,
             (0, "wait_answered_ms"): 10_000,
