@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from fixtures.pipeline import scrape
 
 from callpulse.embedded import free_port, wait_until
+from fixtures.pipeline import scrape
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,10 @@ import time
 
 import orjson
 import pytest
+from kafka import KafkaConsumer
+
 from fixtures.pipeline import Pipeline, produce, sample, scrape
 from fixtures.script import Script
-from kafka import KafkaConsumer
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from fixtures.pipeline import Pipeline, sample, scrape
 
 from callpulse.embedded import free_port
+from fixtures.pipeline import Pipeline, sample, scrape
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ import time
 
 import orjson
 import pytest
+
 from fixtures.pipeline import Pipeline, produce, sample, scrape
 from fixtures.script import Script
 

@@ -9,10 +9,10 @@ import asyncio
 
 import orjson
 import pytest
-from fixtures.script import Script
 from redis.asyncio import Redis
 
 from callpulse.embedded import ManagedServer
+from fixtures.script import Script
 from processors.batch import DeadLetter
 from processors.figures import KpiPolicy
 from streams.applier import BatchApplier

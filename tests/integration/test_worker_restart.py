@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from fixtures.pipeline import Pipeline, log_of, produce
 
 from callpulse.embedded import wait_until
 from callpulse.simulator import DEFAULT_PROFILE, TrafficModel
+from fixtures.pipeline import Pipeline, log_of, produce
 from streams.redis_keys import PartitionKeys, parse_partition_member, partitions_key
 
 pytestmark = pytest.mark.integration
