@@ -26,7 +26,7 @@ def _checked(settings: Settings, *, kafka: bool, redis: bool) -> bool:
     if kafka:
         from streams.topics import ensure_topics
 
-        topics = [settings.contacts_topic, settings.agents_topic, settings.dead_letter_topic]
+        topics = [settings.contacts_topic, settings.agents_topic, settings.dead_letter_topic, settings.customers_topic]
         ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.topic_partitions)
     return True
 

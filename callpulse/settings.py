@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     contacts_topic: str = Field("callpulse.contacts", description="Topic of contact events, keyed by contact id")
     agents_topic: str = Field("callpulse.agents", description="Topic of agent state events, keyed by agent id")
     dead_letter_topic: str = Field("callpulse.dead-letter", description="Topic that receives rejected events")
+    customers_topic: str = Field(
+        "callpulse.customers", description="Internal topic: contacts repartitioned by hashed customer id (FCR)"
+    )
     topic_partitions: int = Field(8, ge=1, le=1024, description="Partitions of the topics callpulse creates")
 
     # worker
@@ -73,6 +76,11 @@ class Settings(BaseSettings):
         "tenant/queue/channel=variant, comma separated",
     )
     offered_includes_timeouts: bool = Field(True, description="Count queue timeouts as offered (and in abandon rate)")
+    customer_id_salt: SecretStr = Field(
+        SecretStr(""),
+        description="Secret used to hash customer ids (HMAC-SHA256); empty disables first contact resolution",
+    )
+    fcr_days: int = Field(7, ge=1, le=90, description="A repeat contact within this many days fails FCR")
     timezone: str = Field("UTC", description="IANA time zone of the contact center: where 'today' starts")
     interval_minutes: Literal[15, 30] = Field(15, description="Length of the aligned report intervals")
     interval_retention_days: int = Field(7, ge=1, le=400, description="How long interval figures are kept in Redis")
@@ -192,6 +200,8 @@ def render_markdown_table() -> str:
             shown = ",".join(str(item) for item in default)
         elif isinstance(default, dict):
             shown = ",".join(f"{key}={value:g}" for key, value in default.items())
+        elif isinstance(default, SecretStr):
+            shown = "(secret)"
         elif isinstance(default, bool):
             shown = str(default).lower()
         else:

@@ -10,11 +10,17 @@ The model, per queue (a queue name on one channel, with its own agent pool):
 * each caller has exponential patience and leaves (``abandoned``) if not taken in time; a queue with
   ``max_wait_seconds`` removes the contact (``timeout``) when that comes first;
 * the agent idle longest takes the oldest waiting contact: the agent goes ``on_contact`` (ringing) and
-  the contact is ``answered`` after a short ring;
+  the contact is ``answered`` after a short ring; a few agents serve a second queue of their channel and
+  take its contacts too (every agent event lists the agent's ``queues``);
+* on every channel but voice the agent's first reply is a ``first_response`` event, a little after the
+  answer and before the end of talk;
 * talk time is lognormal; some contacts are put on hold once; a few are ``transferred`` to another queue
   of the same channel (a new leg: ``queued`` there with the same contact id), the rest ``ended``;
 * the agent then does wrap-up (``wrapup`` state, contact ``wrapup_ended``), sometimes takes an ``aux``
-  break with a reason, and is ``available`` again.
+  break with a reason, and is ``available`` again;
+* after the wrap-up of an ``ended`` leg, some contacts are ``resolved`` (with ``opened_at``, the time the
+  contact was first queued) and some get a ``survey`` (csat, nps and/or ces), each a separate event of
+  that leg's queue.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from callpulse.simulator_profile import DEFAULT_PROFILE, QueueProfile, TrafficPr
 from processors.timeutil import format_ms, parse_event_time_ms
 
 Stream = Literal["contacts", "agents"]
-EventDict = dict[str, str | int]
+EventValue = str | int | list[str]
+EventDict = dict[str, EventValue]
 
 SCHEMA_VERSION = 1
 
@@ -54,6 +61,11 @@ class SimulatedEvent:
 class _Agent:
     agent_id: str
     home: QueueProfile
+    serves: tuple[QueueProfile, ...]  # the home queue first, then a second queue of the same channel, if any
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [queue.queue for queue in self.serves]
 
 
 Phase = Literal["waiting", "ringing", "talking", "wrapup"]
@@ -66,6 +78,7 @@ class _Leg:
     serial: int
     contact_id: str
     queue: QueueProfile
+    opened_ms: int  # when the contact was first queued (its first leg)
     number: int = 1
     phase: Phase = "waiting"
     agent: _Agent | None = None
@@ -106,8 +119,10 @@ class TrafficModel:
         self._agents: list[_Agent] = []
         self._open: dict[int, _Leg] = {}  # by serial, in the order the legs were opened
         for queue in profile.queues:
+            second = () if queue.second_queue is None else (self._pools[(queue.second_queue, queue.channel)].profile,)
             for number in range(1, queue.agents + 1):
-                agent = _Agent(f"{queue.queue}-{queue.channel}-{number:02d}.{self._tag}", queue)
+                serves = (queue, *second) if number <= queue.second_queue_agents else (queue,)
+                agent = _Agent(f"{queue.queue}-{queue.channel}-{number:02d}.{self._tag}", queue, serves)
                 self._agents.append(agent)
                 login = start_ms + self._ms(self._rng.uniform(0, profile.login_spread_seconds))
                 self._schedule(login, self._available_action(agent))
@@ -146,7 +161,8 @@ class TrafficModel:
         """Advance to ``t_ms``, then wind everything down at once; nothing happens after this.
 
         Waiting and ringing contacts are ``abandoned``, talks end (a hold first ends), wrap-ups end, and every
-        agent goes ``offline``: a consumer is left with no open contact and no logged-in agent.
+        agent goes ``offline``: a consumer is left with no open contact and no logged-in agent. Resolutions
+        and surveys still to come are dropped.
         """
         events = self.advance_to(t_ms)
         at = self._now
@@ -189,7 +205,7 @@ class TrafficModel:
         self._scheduled += 1
         heapq.heappush(self._heap, (at, self._scheduled, action))
 
-    def _emit(self, at: int, stream: Stream, key: str, kind: str, queue: QueueProfile, **extra: str) -> None:
+    def _emit(self, at: int, stream: Stream, key: str, kind: str, queue: QueueProfile, **extra: EventValue) -> None:
         self._event_count += 1
         event: EventDict = {
             "schema_version": SCHEMA_VERSION,
@@ -203,13 +219,19 @@ class TrafficModel:
         event.update(extra)
         self._out.append(SimulatedEvent(stream, key, event))
 
-    def _leg_event(self, at: int, leg: _Leg, kind: str, **extra: str) -> None:
+    def _leg_event(self, at: int, leg: _Leg, kind: str, **extra: EventValue) -> None:
         if leg.agent is not None and kind != "abandoned":
             extra = {"agent_id": leg.agent.agent_id, **extra}
         self._emit(at, "contacts", leg.contact_id, kind, leg.queue, contact_id=leg.contact_id, **extra)
 
-    def _agent_event(self, at: int, agent: _Agent, kind: str, **extra: str) -> None:
-        self._emit(at, "agents", agent.agent_id, kind, agent.home, agent_id=agent.agent_id, **extra)
+    def _agent_event(
+        self, at: int, agent: _Agent, kind: str, queue: QueueProfile | None = None, **extra: EventValue
+    ) -> None:
+        """An agent event under ``queue`` (default: the agent's home queue), announcing the agent's queues."""
+        where = agent.home if queue is None else queue
+        self._emit(
+            at, "agents", agent.agent_id, kind, where, agent_id=agent.agent_id, queues=agent.queue_names, **extra
+        )
 
     # --- the model -----------------------------------------------------------------------------------
 
@@ -217,13 +239,13 @@ class TrafficModel:
         def arrive(at: int) -> None:
             self._schedule(at + self._interarrival_ms(queue), arrive)
             self._contact_count += 1
-            self._enqueue(at, f"sim-{self._tag}-c{self._contact_count}", queue, number=1)
+            self._enqueue(at, f"sim-{self._tag}-c{self._contact_count}", queue, opened_ms=at, number=1)
 
         return arrive
 
-    def _enqueue(self, at: int, contact_id: str, queue: QueueProfile, number: int) -> None:
+    def _enqueue(self, at: int, contact_id: str, queue: QueueProfile, *, opened_ms: int, number: int) -> None:
         self._leg_count += 1
-        leg = _Leg(self._leg_count, contact_id, queue, number)
+        leg = _Leg(self._leg_count, contact_id, queue, opened_ms, number)
         self._open[leg.serial] = leg
         self._leg_event(at, leg, "queued")
         self._pools[queue.key].waiting.append(leg)
@@ -252,8 +274,11 @@ class TrafficModel:
         while pool.waiting and pool.idle:
             leg = pool.waiting.popleft()
             agent = pool.idle.popleft()
+            for queue in agent.serves:  # the agent is no longer idle in its other queue either
+                if queue is not pool.profile:
+                    self._pools[queue.key].idle.remove(agent)
             leg.phase, leg.agent = "ringing", agent
-            self._agent_event(at, agent, "on_contact")
+            self._agent_event(at, agent, "on_contact", leg.queue)
             low, high = pool.profile.ring_seconds
             self._schedule(at + self._ms(self._rng.uniform(low, high)), self._answer_action(leg))
 
@@ -263,9 +288,14 @@ class TrafficModel:
             leg.phase = "talking"
             self._leg_event(at, leg, "answered")
             talk = self._lognormal_ms(queue.talk_mean_seconds, queue.talk_sigma, floor_seconds=10.0)
+            replied = 0  # the first reply, after the answer; voice has none
+            if queue.channel != "voice":
+                replied = self._lognormal_ms(queue.first_response_mean_seconds, 0.5, floor_seconds=2.0)
+                talk = max(talk, replied + 5000)  # the conversation goes on a little after the first reply
+                self._schedule(at + replied, self._first_response_action(leg))
             hold = 0
             if self._rng.random() < queue.hold_probability:
-                hold_at = at + max(1, round(talk * self._rng.uniform(0.2, 0.7)))
+                hold_at = at + replied + max(1, round((talk - replied) * self._rng.uniform(0.2, 0.7)))
                 hold = max(1000, self._ms(self._rng.expovariate(1.0 / queue.hold_mean_seconds)))
                 self._schedule(hold_at, self._hold_action(leg, "hold_start"))
                 self._schedule(hold_at + hold, self._hold_action(leg, "hold_end"))
@@ -275,6 +305,12 @@ class TrafficModel:
             self._schedule(at + talk + hold, self._end_action(leg, target))
 
         return answer
+
+    def _first_response_action(self, leg: _Leg) -> Action:
+        def first_response(at: int) -> None:
+            self._leg_event(at, leg, "first_response")
+
+        return first_response
 
     def _hold_action(self, leg: _Leg, kind: str) -> Action:
         def hold(at: int) -> None:
@@ -291,20 +327,22 @@ class TrafficModel:
             else:
                 self._leg_event(at, leg, "transferred", to_queue=target.queue)
             assert leg.agent is not None
-            self._agent_event(at, leg.agent, "wrapup")
+            self._agent_event(at, leg.agent, "wrapup", leg.queue)
             wrapup = self._lognormal_ms(leg.queue.wrapup_mean_seconds, 0.5, floor_seconds=2.0)
-            self._schedule(at + wrapup, self._wrapup_done_action(leg))
+            self._schedule(at + wrapup, self._wrapup_done_action(leg, ended=target is None))
             if target is not None:
-                self._enqueue(at, leg.contact_id, target, number=leg.number + 1)
+                self._enqueue(at, leg.contact_id, target, opened_ms=leg.opened_ms, number=leg.number + 1)
 
         return end
 
-    def _wrapup_done_action(self, leg: _Leg) -> Action:
+    def _wrapup_done_action(self, leg: _Leg, *, ended: bool) -> Action:
         def wrapup_done(at: int) -> None:
             self._leg_event(at, leg, "wrapup_ended")
             del self._open[leg.serial]
             agent, profile = leg.agent, self.profile
             assert agent is not None
+            if ended:  # the contact's last leg: what the customer thinks of it comes after
+                self._aftermath(at, leg)
             if self._rng.random() < profile.aux_probability:
                 self._agent_event(at, agent, "aux", reason=self._rng.choice(profile.aux_reasons))
                 pause = max(1000, self._ms(self._rng.expovariate(1.0 / profile.aux_mean_seconds)))
@@ -314,11 +352,36 @@ class TrafficModel:
 
         return wrapup_done
 
+    def _aftermath(self, at: int, leg: _Leg) -> None:
+        """Schedule the resolution and the survey a contact whose last leg ``leg`` is wrapped up may get."""
+        queue, profile = leg.queue, self.profile
+        if self._rng.random() < queue.resolve_probability:
+            resolved_at = at + self._ms(self._rng.uniform(*profile.resolve_delay_seconds))
+            opened_at = format_ms(leg.opened_ms)
+            self._schedule(resolved_at, lambda t: self._leg_event(t, leg, "resolved", opened_at=opened_at))
+        if self._rng.random() < queue.survey_probability:
+            surveyed_at = at + self._ms(self._rng.uniform(*profile.survey_delay_seconds))
+            scores = self._survey_scores()
+            self._schedule(surveyed_at, lambda t: self._leg_event(t, leg, "survey", **scores))
+
+    def _survey_scores(self) -> dict[str, EventValue]:
+        """The answers of one survey: each score with its probability, at least one."""
+        scales = self.profile.survey.scales
+        given = [scale for scale in scales if self._rng.random() < scale[1]]
+        if not given:  # nothing drawn: the most likely score is given
+            given = [max(scales, key=lambda scale: scale[1])]
+        return {
+            name: lowest + self._rng.choices(range(len(weights)), weights=weights)[0]
+            for name, _, lowest, weights in given
+        }
+
     def _available_action(self, agent: _Agent) -> Action:
         def available(at: int) -> None:
             self._agent_event(at, agent, "available")
-            pool = self._pools[agent.home.key]
-            pool.idle.append(agent)
-            self._dispatch(at, pool)
+            pools = [self._pools[queue.key] for queue in agent.serves]
+            for pool in pools:
+                pool.idle.append(agent)
+            for pool in pools:  # the home queue first
+                self._dispatch(at, pool)
 
         return available

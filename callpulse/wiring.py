@@ -25,6 +25,8 @@ def kpi_policy(settings: Settings) -> KpiPolicy:
         allowed_lateness_ms=settings.allowed_lateness_seconds * 1000,
         stale_contact_ms=settings.stale_contact_seconds * 1000,
         per_agent=settings.per_agent_metrics,
+        customer_salt=settings.customer_id_salt.get_secret_value().encode(),
+        fcr_window_ms=settings.fcr_days * 86_400_000,
     )
 
 
@@ -53,6 +55,7 @@ def worker_app(settings: Settings) -> Any:
         contacts_topic=settings.contacts_topic,
         agents_topic=settings.agents_topic,
         dead_letter_topic=settings.dead_letter_topic,
+        customers_topic=settings.customers_topic,
         topic_partitions=settings.topic_partitions,
         policy=kpi_policy(settings),
         longest_window_seconds=max(settings.windows),

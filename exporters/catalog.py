@@ -165,6 +165,13 @@ QUEUE_NPS = _windowed(
     "score",
     "100 * (promoters - detractors) / answers",
 )
+QUEUE_FCR = _windowed(
+    "callpulse_queue_fcr_ratio",
+    "First contact resolution: resolved contacts with no repeat contact of the same customer within "
+    "CALLPULSE_FCR_DAYS, as known now, over resolved contacts with a customer id.",
+    "ratio",
+    "(resolved - repeated) / resolved",
+)
 QUEUE_CES = _windowed("callpulse_queue_ces_score", "Mean customer effort score answer.", "score", "sum(ces) / answers")
 QUEUE_SURVEYS = MetricSpec(
     "callpulse_queue_survey_responses",

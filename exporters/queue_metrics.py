@@ -42,6 +42,7 @@ MEANS: Mapping[MetricSpec, Callable[[Totals], float | None]] = {
     catalog.QUEUE_CSAT_SCORE: formulas.csat_mean_score,
     catalog.QUEUE_NPS: formulas.net_promoter_score,
     catalog.QUEUE_CES: formulas.customer_effort_score,
+    catalog.QUEUE_FCR: formulas.first_contact_resolution_ratio,
     catalog.QUEUE_OCCUPANCY: formulas.occupancy_ratio,
     catalog.QUEUE_UTILIZATION: formulas.utilization_ratio,
 }

@@ -35,6 +35,7 @@ class BatchChanges:
     live_upserted: dict[str, dict[str, Any]] = field(default_factory=dict)  # agents: agent id -> live state
     live_deleted: set[str] = field(default_factory=set)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    forwards: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) for the customers topic
     stats: Counter[str] = field(default_factory=Counter)  # applied, duplicate, dead_letter:<reason>, stale_evicted
 
     def add_sums(self, before: dict[BucketKey, int], after: dict[BucketKey, int]) -> None:

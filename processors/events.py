@@ -123,6 +123,7 @@ class ContactEvent:
     to_queue: str | None = None
     opened_ms: int | None = None  # resolved: when the contact was opened
     survey: Survey | None = None
+    customer_id: str | None = None  # queued and resolved: who the customer is (hashed before it is kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +264,9 @@ def _event_type(document: dict[str, Any], kind: type[_E], topic: str) -> _E:
         ) from None
 
 
+_CUSTOMER = frozenset({ContactEventType.QUEUED, ContactEventType.RESOLVED})
+
+
 def decode_contact_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> ContactEvent | Rejection:
     """Decode and validate one record of the contacts topic."""
     try:
@@ -287,6 +291,7 @@ def decode_contact_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Con
             to_queue=to_queue,
             opened_ms=opened_ms,
             survey=survey,
+            customer_id=_string(document, "customer_id", _IDENT, required=False) if event_type in _CUSTOMER else None,
         )
     except _Invalid as invalid:
         return invalid.rejection

@@ -46,6 +46,8 @@ class Figure(StrEnum):
     NPS_DETRACTORS = "nps_detractors"  # 0-6
     CES_RESPONSES = "ces_responses"
     CES_SCORE_SUM = "ces_score_sum"
+    FCR_RESOLVED = "fcr_resolved"  # resolutions of contacts with a customer id, at resolution time
+    FCR_REPEATED = "fcr_repeated"  # ... followed by a contact of the same customer within N days
 
 
 def state_figure(state: str) -> str:
@@ -81,6 +83,8 @@ class KpiPolicy:
     allowed_lateness_ms: int = 600_000
     stale_contact_ms: int = 4 * 3_600_000
     per_agent: bool = False  # also keep figures per agent (behind CALLPULSE_PER_AGENT_METRICS)
+    customer_salt: bytes = b""  # secret for hashing customer ids; empty: customer ids are not used
+    fcr_window_ms: int = 7 * 86_400_000  # a repeat contact within this long after a resolution fails FCR
 
     def __post_init__(self) -> None:
         if self.bucket_ms < 1:

@@ -139,6 +139,12 @@ def customer_effort_score(totals: Totals) -> float | None:
     return _mean(totals, Figure.CES_SCORE_SUM, Figure.CES_RESPONSES)
 
 
+def first_contact_resolution_ratio(totals: Totals) -> float | None:
+    """Resolutions not followed by a repeat contact of the same customer within N days (as known now)."""
+    resolved = _get(totals, Figure.FCR_RESOLVED)
+    return _ratio(resolved - _get(totals, Figure.FCR_REPEATED), resolved)
+
+
 def _state_ms(totals: Totals, *states: str) -> int:
     return sum(totals.get(state_figure(state), 0) for state in states)
 

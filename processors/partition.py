@@ -11,11 +11,12 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
-from processors import agents, contacts
+from processors import agents, contacts, customers
 from processors.batch import BatchChanges
 from processors.events import (
     AgentEvent,
     ContactEvent,
+    ContactEventType,
     Rejection,
     RejectReason,
     decode_agent_event,
@@ -137,6 +138,8 @@ class ContactPartition(_PartitionBase):
             changes.reject(offset, key, raw, rejection)
             return
         touched.setdefault(leg_id, self.legs.get(leg_id))
+        if event.type is ContactEventType.QUEUED:
+            self._forward(event, customers.CONTACT, changes)
         sums_before, max_before = contacts.contributions(before, self.policy)
         sums_after, max_after = contacts.contributions(after, self.policy)
         changes.add_sums(sums_before, sums_after)
@@ -146,12 +149,24 @@ class ContactPartition(_PartitionBase):
         self._advance_watermark(event.time_ms)
         changes.stats["applied"] += 1
 
+    def _forward(self, event: ContactEvent, kind: str, changes: BatchChanges) -> None:
+        """Send the customer's touch to the customers topic, by hashed id (FCR is judged there)."""
+        if event.customer_id is None or not self.policy.customer_salt:
+            return
+        customer = customers.hash_customer(event.customer_id, self.policy.customer_salt)
+        record = customers.forward_record(
+            customer, kind=kind, time_ms=event.time_ms, event_id=event.event_id, qid=event.where.qid
+        )
+        changes.forwards.append(record)
+
     def _apply_standalone(self, event: ContactEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
         record_key = SEEN_PREFIX + event.event_id
         if record_key in self.seen:
             changes.stats["duplicate"] += 1
             return
         changes.add_sums({}, contacts.standalone_contributions(event, self.policy))
+        if event.type is ContactEventType.RESOLVED:
+            self._forward(event, customers.RESOLUTION, changes)
         self.seen[record_key] = event.time_ms + self.policy.allowed_lateness_ms
         heapq.heappush(self._expiry, (self.seen[record_key], record_key))
         touched[record_key] = None
@@ -245,3 +260,62 @@ class AgentPartition(_PartitionBase):
             live = agents.live_state(timeline)
             if live is not None:
                 changes.live_upserted[agent_id] = live
+
+
+class CustomerPartition(_PartitionBase):
+    """Customer histories of one partition of the customers topic (for first contact resolution).
+
+    Records come from callpulse's own contacts worker, from many partitions at their own pace, so only a
+    touch more than twice the FCR window behind the newest one is late (it could no longer be told from a
+    forgotten duplicate); older touches are forgotten.
+    """
+
+    def __init__(
+        self,
+        policy: KpiPolicy,
+        *,
+        histories: dict[str, customers.CustomerHistory] | None = None,
+        offset: int = -1,
+        watermark_ms: int = 0,
+    ) -> None:
+        super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
+        self.histories: dict[str, customers.CustomerHistory] = dict(histories or {})
+
+    def _apply_one(
+        self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+    ) -> None:
+        decoded = customers.decode_forward(raw)
+        if isinstance(decoded, Rejection):
+            changes.reject(offset, key, raw, decoded)
+            return
+        customer, touch = decoded
+        horizon = self.watermark_ms - 2 * self.policy.fcr_window_ms
+        if self.watermark_ms and touch.time_ms < horizon:
+            late = Rejection(RejectReason.LATE_EVENT, "customer touch is older than twice the FCR window: forgotten")
+            changes.reject(offset, key, raw, late)
+            return
+        before = self.histories.get(customer) or customers.CustomerHistory()
+        if before.has_event(touch.event_id):
+            changes.stats["duplicate"] += 1
+            return
+        after = customers.CustomerHistory(sorted([*before.touches, touch]))
+        window = self.policy.fcr_window_ms
+        changes.add_sums(
+            customers.contributions(before, self.policy, window), customers.contributions(after, self.policy, window)
+        )
+        self._advance_watermark(touch.time_ms)
+        self.histories[customer] = customers.prune(after, self.watermark_ms - 2 * window)
+        touched[customer] = True
+        changes.stats["applied"] += 1
+
+    def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        """Histories are pruned when they change (see ``_apply_one``)."""
+
+    def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        for customer in touched:
+            history = self.histories[customer]
+            if history.touches:
+                changes.records_upserted[customer] = history.to_json()
+            else:
+                del self.histories[customer]
+                changes.records_deleted.add(customer)

@@ -32,6 +32,7 @@ def create_app(
     contacts_topic: str,
     agents_topic: str,
     dead_letter_topic: str,
+    customers_topic: str,
     topic_partitions: int,
     policy: KpiPolicy,
     longest_window_seconds: int,
@@ -62,6 +63,7 @@ def create_app(
     topics: dict[Stream, Any] = {
         "contacts": app.topic(contacts_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
         "agents": app.topic(agents_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
+        "customers": app.topic(customers_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
     }
     dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
     bucket_ttl = longest_window_seconds + policy.allowed_lateness_ms // 1000 + 2 * policy.bucket_ms // 1000 + 300
@@ -89,7 +91,12 @@ def create_app(
         for future in pending:
             await future  # the broker acknowledged it
 
-    applier = BatchApplier(store, policy, send_dead_letters)
+    async def send_forwards(records: list[tuple[bytes, bytes]]) -> None:
+        pending = [await topics["customers"].send(key=key, value=value) for key, value in records]
+        for future in pending:
+            await future
+
+    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards)
     streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
 
     def make_agent(stream: Stream) -> Any:

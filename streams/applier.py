@@ -1,9 +1,10 @@
 """Applies batches of Kafka records to partition state and stores them: the worker's loop body.
 
-Per partition of a batch: run the processor, send the rejected records to the dead-letter topic (and wait
-for the broker's acknowledgement), then write the changes and the offset in one Redis transaction. A write
-fenced by the stored offset reloads the partition and applies the batch again; Redis errors are retried
-with backoff, never raised into the consumer (which would acknowledge the records and lose them).
+Per partition of a batch: run the processor, send the rejected records to the dead-letter topic and the
+customers' touches to the customers topic (and wait for the broker's acknowledgements), then write the
+changes and the offset in one Redis transaction. A write fenced by the stored offset reloads the partition
+and applies the batch again; Redis errors are retried with backoff, never raised into the consumer (which
+would acknowledge the records and lose them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from redis.exceptions import RedisError
 
 from processors.batch import BatchChanges, DeadLetter
 from processors.figures import KpiPolicy
-from processors.partition import AgentPartition, ContactPartition, Record
+from processors.partition import AgentPartition, ContactPartition, CustomerPartition, Record
 from streams.redis_keys import Stream
 from streams.store import PartitionStore, WriteOutcome
 
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SendDeadLetters = Callable[[Stream, int, list[DeadLetter]], Awaitable[None]]
-Processor = ContactPartition | AgentPartition
+SendForwards = Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
+Processor = ContactPartition | AgentPartition | CustomerPartition
 
 
 class BatchApplier:
@@ -38,12 +40,14 @@ class BatchApplier:
         policy: KpiPolicy,
         send_dead_letters: SendDeadLetters,
         *,
+        send_forwards: SendForwards | None = None,
         retry_initial_seconds: float = 0.1,
         retry_max_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.policy = policy
         self.send_dead_letters = send_dead_letters
+        self.send_forwards = send_forwards
         self.retry_initial_seconds = retry_initial_seconds
         self.retry_max_seconds = retry_max_seconds
         self._processors: dict[tuple[Stream, int], Processor] = {}
@@ -65,6 +69,8 @@ class BatchApplier:
                 return
             if changes.dead_letters:
                 await self.send_dead_letters(stream, partition, changes.dead_letters)
+            if changes.forwards and self.send_forwards is not None:
+                await self.send_forwards(changes.forwards)  # repartitioned by customer: acknowledged first
             write = functools.partial(self.store.write, stream, partition, changes, expected_offset=expected)
             outcome = await self._retrying(write)
             if outcome is WriteOutcome.WRITTEN:

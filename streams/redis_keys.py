@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Stream = Literal["contacts", "agents"]
-STREAMS: tuple[Stream, ...] = ("contacts", "agents")
+Stream = Literal["contacts", "agents", "customers"]
+STREAMS: tuple[Stream, ...] = ("contacts", "agents", "customers")
 
 
 def partitions_key(prefix: str) -> str:

@@ -19,8 +19,9 @@ from redis.exceptions import WatchError
 from processors.agents import AgentTimeline
 from processors.batch import BatchChanges
 from processors.contacts import ContactLeg
+from processors.customers import CustomerHistory
 from processors.figures import KpiPolicy
-from processors.partition import SEEN_PREFIX, AgentPartition, ContactPartition
+from processors.partition import SEEN_PREFIX, AgentPartition, ContactPartition, CustomerPartition
 from processors.windows import local_day
 from streams.redis_keys import STAT_PREFIX, PartitionKeys, Stream, figure_field, partition_member, partitions_key
 
@@ -54,7 +55,9 @@ class PartitionStore:
     def keys(self, stream: Stream, partition: int) -> PartitionKeys:
         return PartitionKeys(self.prefix, stream, partition)
 
-    async def load(self, stream: Stream, partition: int, policy: KpiPolicy) -> ContactPartition | AgentPartition:
+    async def load(
+        self, stream: Stream, partition: int, policy: KpiPolicy
+    ) -> ContactPartition | AgentPartition | CustomerPartition:
         """Rebuild the partition's processor from what Redis holds (an empty one if nothing)."""
         keys = self.keys(stream, partition)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -68,6 +71,9 @@ class PartitionStore:
             legs = {key: ContactLeg.from_json(doc) for key, doc in documents.items() if not key.startswith(SEEN_PREFIX)}
             seen = {key: int(doc["x"]) for key, doc in documents.items() if key.startswith(SEEN_PREFIX)}
             return ContactPartition(policy, legs=legs, seen=seen, offset=offset, watermark_ms=watermark)
+        if stream == "customers":
+            histories = {key: CustomerHistory.from_json(doc) for key, doc in documents.items()}
+            return CustomerPartition(policy, histories=histories, offset=offset, watermark_ms=watermark)
         timelines = {key: AgentTimeline.from_json(doc) for key, doc in documents.items()}
         return AgentPartition(policy, timelines=timelines, offset=offset, watermark_ms=watermark)
 

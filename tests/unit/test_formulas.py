@@ -16,12 +16,12 @@ One hand-computed table drives the service-level and abandon cases (T = the chan
 
 from __future__ import annotations
 
-import oracle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import contact_event, records
 
+import oracle
+from oracle import contact_event, records
 from processors import formulas
 from processors.figures import Figure, KpiPolicy
 from processors.formulas import ServiceLevelVariant as V

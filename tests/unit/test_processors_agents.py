@@ -1,7 +1,10 @@
-"""AgentPartition: idle gaps between contacts, in any arrival order, with duplicates, lateness and pruning.
+"""AgentPartition: idle gaps and time in each state, in any arrival order, with duplicates, lateness and pruning.
 
 An idle gap is a stretch in ``available`` that ends with ``on_contact``; it counts at the ``on_contact``
-time, under that event's queue (docs/events.md 6.1). Times are ms after T0; buckets of 60 s (``min n``).
+time, under that event's queue (docs/events.md 6.1). Time in a state (``state_ms.<state>``, every state but
+``offline``) runs from the event that entered it to the agent's next event, cut at bucket edges, under the
+queue of the event that entered it; the newest state is still running and counts nothing yet.
+Times are ms after T0; buckets of 60 s (``min n``). ``AV``, ``ON``, ``WR``, ``AUX`` are the state figures.
 """
 
 from __future__ import annotations
@@ -10,17 +13,18 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-import oracle
 import pytest
-from oracle import MINUTE, T0, accumulate, agent_event, records
 
+import oracle
+from oracle import MINUTE, T0, accumulate, agent_event, records
 from processors.events import RejectReason
-from processors.figures import KpiPolicy
+from processors.figures import KpiPolicy, state_figure
 from processors.partition import AgentPartition
 
 SUPPORT = "demo/support/voice"
 SALES = "demo/sales/voice"
 POLICY = KpiPolicy()
+AV, ON, WR, AUX = (state_figure(state) for state in ("available", "on_contact", "wrapup", "aux"))
 
 ag = agent_event
 
@@ -55,6 +59,7 @@ CASES = [
     #         avail~~~~~~~~on_contact---------wrapup---avail~~~on_contact
     #         |<-- idle 30 s -->|                      |<-15s->|
     #   min   [0                  )[1 )[2 )[3                          )
+    #   on_contact 30..200 s: min 0 30 s, min 1 60 s, min 2 60 s, min 3 20 s; wrapup 15 s, available 15 s (min 3)
     Case(
         "two contacts, two gaps",
         [
@@ -64,11 +69,16 @@ CASES = [
             ag("available", 215_000),
             ag("on_contact", 230_000),
         ],
-        {(0, "idle_gaps"): 1, (0, "idle_ms"): 30_000, (3, "idle_gaps"): 1, (3, "idle_ms"): 15_000},
+        {
+            **{(0, "idle_gaps"): 1, (0, "idle_ms"): 30_000, (3, "idle_gaps"): 1, (3, "idle_ms"): 15_000},
+            **{(0, AV): 30_000, (0, ON): 30_000, (1, ON): 60_000, (2, ON): 60_000, (3, ON): 20_000},
+            **{(3, WR): 15_000, (3, AV): 15_000},
+        },
     ),
-    #   s     0       10             40           50        70
-    #         avail~~~aux------------on_contact   avail~~~~~on_contact
+    #   s     0       10             40           50  |60    70
+    #         avail~~~aux------------on_contact   avail~~|~~~on_contact
     #                 (aux is not idle)           |<-20 s->|
+    #   available 10 s + 10 s (min 0) + 10 s (min 1), aux 30 s, on_contact 10 s
     Case(
         "aux between available and the contact is not idle",
         [
@@ -78,11 +88,15 @@ CASES = [
             ag("available", 50_000),
             ag("on_contact", 70_000),
         ],
-        {(1, "idle_gaps"): 1, (1, "idle_ms"): 20_000},
+        {
+            **{(1, "idle_gaps"): 1, (1, "idle_ms"): 20_000},
+            **{(0, AV): 20_000, (1, AV): 10_000, (0, AUX): 30_000, (0, ON): 10_000},
+        },
     ),
     #   s     0            20       25           40
     #         on_contact---wrapup----------------on_contact      (wrap-up is not idle)
     #         avail 45 s ~~~ wrapup 50 s --- on_contact 55 s     (nor available -> wrapup -> on_contact)
+    #   on_contact 20 + 5 s, wrapup 20 + 5 s, available 5 s
     Case(
         "wrapup is not idle",
         [
@@ -93,49 +107,54 @@ CASES = [
             ag("wrapup", 50_000),
             ag("on_contact", 55_000),
         ],
-        {},
+        {(0, ON): 25_000, (0, WR): 25_000, (0, AV): 5_000},
     ),
     #   s     0       10        20
-    #         avail~~~offline   on_contact      (logged out in between: no gap)
+    #         avail~~~offline   on_contact      (logged out in between: no gap; offline time is not kept)
     Case(
         "offline in between is not idle",
         [ag("available", 0), ag("offline", 10_000), ag("on_contact", 20_000)],
-        {},
+        {(0, AV): 10_000},
     ),
-    #   s     0 avail (support) ~~~~~~~~~~ 25 on_contact (sales)   -> counted under sales
+    #   s     0 avail (support) ~~~~~~~~~~ 25 on_contact (sales)   -> gap counted under sales
+    #   the 25 s available are time in state of the event that began them: under support
     Case(
         "the gap counts under the on_contact queue",
         [ag("available", 0, queue="support"), ag("on_contact", 25_000, queue="sales")],
-        {(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 25_000},
+        {(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 25_000, (0, SUPPORT, AV): 25_000},
     ),
     #   s     50 avail ~~~~~~~|~~~~~~~~~~~~~~~~|~~ 130 on_contact
-    #   min   [0          )[1                  )[2               )    -> min 2, 80 s
+    #   min   [0          )[1                  )[2               )    -> gap: min 2, 80 s
+    #   time available is cut at the edges: 10 s in min 0, 60 s in min 1, 10 s in min 2
     Case(
         "a gap spanning buckets counts where it ends",
         [ag("available", 50_000), ag("on_contact", 130_000)],
-        {(2, "idle_gaps"): 1, (2, "idle_ms"): 80_000},
+        {(2, "idle_gaps"): 1, (2, "idle_ms"): 80_000, (0, AV): 10_000, (1, AV): 60_000, (2, AV): 10_000},
     ),
     #   ms    0 avail ~~~~ 59 999 on_contact |          (min 0, last ms)
     Case(
         "on_contact at bucket end - 1 ms",
         [ag("available", 0), ag("on_contact", 59_999)],
-        {(0, "idle_gaps"): 1, (0, "idle_ms"): 59_999},
+        {(0, "idle_gaps"): 1, (0, "idle_ms"): 59_999, (0, AV): 59_999},
     ),
-    #   ms    0 avail ~~~~~~~~~~~~~~~~~~~~~~~~~| 60 000 on_contact  (min 1, first ms)
+    #   ms    0 avail ~~~~~~~~~~~~~~~~~~~~~~~~~| 60 000 on_contact  (gap: min 1, first ms)
+    #   the 60 s available fill min 0 exactly: nothing of it in min 1
     Case(
         "on_contact at a bucket start",
         [ag("available", 0), ag("on_contact", 60_000)],
-        {(1, "idle_gaps"): 1, (1, "idle_ms"): 60_000},
+        {(1, "idle_gaps"): 1, (1, "idle_ms"): 60_000, (0, AV): 60_000},
     ),
     #   s     0 avail  5 on_contact  6 on_contact  (the second on_contact follows on_contact: no gap)
+    #   on_contact 5..6 s under support (the queue of the first); the one under sales is still running
     Case(
         "on_contact after on_contact adds no gap",
         [ag("available", 0), ag("on_contact", 5_000), ag("on_contact", 6_000, queue="sales")],
-        {(0, "idle_gaps"): 1, (0, "idle_ms"): 5_000},
+        {(0, "idle_gaps"): 1, (0, "idle_ms"): 5_000, (0, AV): 5_000, (0, ON): 1_000},
     ),
     # Re-announced available (a queue switch) is one stretch from its first event (docs/events.md 6.1).
     #   s     0 avail (support) ~~~ 20 avail (sales) ~~~ 30 on_contact (sales) ~~ 40 available ~~ 45 on_contact
     #         |<------------- 30 s, under sales ----------->|                   |<--- 5 s --->|
+    #   available: 20 s under support + 10 s under sales, then 5 s under support; on_contact 10 s under sales
     Case(
         "re-announced available is one stretch",
         [
@@ -145,10 +164,14 @@ CASES = [
             ag("available", 40_000),
             ag("on_contact", 45_000),
         ],
-        {(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 30_000, (0, "idle_gaps"): 1, (0, "idle_ms"): 5_000},
+        {
+            **{(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 30_000, (0, "idle_gaps"): 1, (0, "idle_ms"): 5_000},
+            **{(0, AV): 20_000 + 5_000, (0, SALES, AV): 10_000, (0, SALES, ON): 10_000},
+        },
     ),
     # Two agents: their timelines are separate even when their events interleave.
     #   s     0 alice avail        10 bob avail      20 alice on_contact    40 bob on_contact
+    #   available: alice 20 s + bob 30 s
     Case(
         "two agents",
         [
@@ -157,13 +180,13 @@ CASES = [
             ag("on_contact", 20_000, agent="alice"),
             ag("on_contact", 40_000, agent="bob"),
         ],
-        {(0, "idle_gaps"): 2, (0, "idle_ms"): 20_000 + 30_000},
+        {(0, "idle_gaps"): 2, (0, "idle_ms"): 20_000 + 30_000, (0, AV): 20_000 + 30_000},
     ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_idle_gaps(case: Case) -> None:
+def test_agent_figures(case: Case) -> None:
     _, changes = run([case.events])
     total = accumulate(changes)
     assert total.nonzero_sums() == expand(case.sums)
@@ -188,6 +211,9 @@ def test_late_arrival_splits_a_gap_and_retracts_it() -> None:
     #   s     0 avail ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ 100 on_contact      batch 1: gap of 100 s
     #   s     0 avail ~~~~ 50 aux ------------------------------ 100 on_contact      batch 2: no gap any more
     #   s     0 avail ~~~~ 50 aux ---- 70 avail ~~~~~~~~~~~~~~~~ 100 on_contact      batch 3: gap of 30 s
+    #   min   [0                       )[1                               )
+    #   time available: b1 60 s (min 0) + 40 s (min 1); b2 50 s (min 0); b3 50 s (min 0) + 30 s (min 1)
+    #   time in aux:    b2 10 s (min 0) + 40 s (min 1);                  b3 10 s (min 0) + 10 s (min 1)
     _, (b1, b2, b3) = run(
         [
             [ag("available", 0), ag("on_contact", 100_000)],
@@ -195,16 +221,21 @@ def test_late_arrival_splits_a_gap_and_retracts_it() -> None:
             [ag("available", 70_000)],
         ]
     )
-    assert b1.sums == expand({(1, "idle_gaps"): 1, (1, "idle_ms"): 100_000})
-    assert b2.sums == expand({(1, "idle_gaps"): -1, (1, "idle_ms"): -100_000})
-    assert b3.sums == expand({(1, "idle_gaps"): 1, (1, "idle_ms"): 30_000})
+    assert b1.sums == expand({(1, "idle_gaps"): 1, (1, "idle_ms"): 100_000, (0, AV): 60_000, (1, AV): 40_000})
+    assert b2.sums == expand(
+        {
+            **{(1, "idle_gaps"): -1, (1, "idle_ms"): -100_000},
+            **{(0, AV): -10_000, (1, AV): -40_000, (0, AUX): 10_000, (1, AUX): 40_000},
+        }
+    )
+    assert b3.sums == expand({(1, "idle_gaps"): 1, (1, "idle_ms"): 30_000, (1, AUX): -30_000, (1, AV): 30_000})
 
 
 def test_duplicates_are_applied_once() -> None:
     available, on_contact = ag("available", 0), ag("on_contact", 30_000)
     _, (b1, b2) = run([[available, available, on_contact], [on_contact, available]])
     assert b1.stats == {"applied": 2, "duplicate": 1}
-    assert b1.sums == expand({(0, "idle_gaps"): 1, (0, "idle_ms"): 30_000})
+    assert b1.sums == expand({(0, "idle_gaps"): 1, (0, "idle_ms"): 30_000, (0, AV): 30_000})
     assert b2.stats == {"duplicate": 2}
     assert b2.sums == {}
     assert b2.dead_letters == []
@@ -226,7 +257,9 @@ def test_live_state_is_the_newest_transition() -> None:
     _, (changes,) = run(
         [[ag("aux", 90_000, reason="lunch"), ag("available", 0), ag("on_contact", 30_000, queue="sales")]]
     )
-    assert changes.live_upserted == {"alice": {"t": SUPPORT, "s": "aux", "r": "lunch", "since": T0 + 90_000}}
+    assert changes.live_upserted == {
+        "alice": {"t": SUPPORT, "s": "aux", "r": "lunch", "since": T0 + 90_000, "m": [SUPPORT]}
+    }
 
 
 def test_aux_without_reason_is_unspecified() -> None:
@@ -250,14 +283,21 @@ def test_gap_older_than_the_lateness_still_counts_when_it_ends() -> None:
     # still start a gap.
     #   s   0 avail   10 aux   20 avail ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ 1000 on_contact
     #                          |<------------------- idle 980 s ------------------->|
+    #   min  [0                       )[1 ) ... [15 )[16 (960 s)                  )
+    #   b1: available 10 s, aux 10 s (min 0); b2: available 20..1000 s = 40 s (min 0) + 60 s (min 1-15) + 40 s (min 16)
     policy = KpiPolicy(allowed_lateness_ms=60_000)
     partition, (b1, b2) = run(
         [[ag("available", 0), ag("aux", 10_000), ag("available", 20_000)], [ag("on_contact", 1_000_000)]], policy
     )
-    assert b2.sums == expand({(16, "idle_gaps"): 1, (16, "idle_ms"): 980_000})
+    assert b2.sums == expand(
+        {
+            **{(16, "idle_gaps"): 1, (16, "idle_ms"): 980_000},
+            **{(0, AV): 40_000, **{(minute, AV): 60_000 for minute in range(1, 16)}, (16, AV): 40_000},
+        }
+    )
     kept = [transition.time_ms for transition in partition.timelines["alice"].transitions]
     assert kept == [T0 + 20_000, T0 + 1_000_000]
-    assert b1.sums == {}
+    assert b1.sums == expand({(0, AV): 10_000, (0, AUX): 10_000})
 
 
 def test_pruning_keeps_the_start_of_an_old_available_stretch() -> None:
@@ -266,6 +306,8 @@ def test_pruning_keeps_the_start_of_an_old_available_stretch() -> None:
     #   alice  0 avail ~~ 20 avail ~~~~~~~~~~~~~~~~~~~~ 490 avail ~~~~~~~~~~~~~~~~ 1000 on_contact (sales)
     #   bob                                      500 avail
     #          |<----------------------------- idle 1000 s --------------------------->|
+    #   the last batch adds the time available since 490 s (under sales): 50 s in min 8 (480-540 s),
+    #   60 s in each of min 9-15, 40 s in min 16 (960-1000 s)
     policy = KpiPolicy(allowed_lateness_ms=60_000)
     _, changes = run(
         [
@@ -277,7 +319,13 @@ def test_pruning_keeps_the_start_of_an_old_available_stretch() -> None:
         policy,
     )
     assert [d for c in changes for d in c.dead_letters] == []
-    assert changes[3].sums == expand({(16, SALES, "idle_gaps"): 1, (16, SALES, "idle_ms"): 1_000_000})
+    assert changes[3].sums == expand(
+        {
+            **{(16, SALES, "idle_gaps"): 1, (16, SALES, "idle_ms"): 1_000_000},
+            **{(8, SALES, AV): 50_000, **{(minute, SALES, AV): 60_000 for minute in range(9, 16)}},
+            (16, SALES, AV): 40_000,
+        }
+    )
 
 
 def test_repeated_available_is_one_stretch() -> None:
@@ -285,7 +333,10 @@ def test_repeated_available_is_one_stretch() -> None:
     # available with no contact. Re-entering available (a queue switch) does not restart the stretch.
     #   s     0 avail (support) ~~~~~ 20 avail (sales) ~~~~~ 30 on_contact (sales)
     #         |<------------------ one stretch, 30 s ------------------>|
+    #   time available: 20 s under support, 10 s under sales (each under the event that began it)
     _, (changes,) = run(
         [[ag("available", 0), ag("available", 20_000, queue="sales"), ag("on_contact", 30_000, queue="sales")]]
     )
-    assert changes.sums == expand({(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 30_000})
+    assert changes.sums == expand(
+        {(0, SALES, "idle_gaps"): 1, (0, SALES, "idle_ms"): 30_000, (0, SUPPORT, AV): 20_000, (0, SALES, AV): 10_000}
+    )

@@ -14,10 +14,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-import oracle
 import pytest
-from oracle import MINUTE, T0, accumulate, contact_event, records
 
+import oracle
+from oracle import MINUTE, T0, accumulate, contact_event, records
 from processors import formulas
 from processors.events import RejectReason
 from processors.figures import Figure, KpiPolicy
@@ -172,7 +172,13 @@ CASES = [
     Case(
         "abandon exactly at the short threshold counts as abandoned",
         [ev("queued", 0), ev("abandoned", 5_000)],
-        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 5_000, (0, "abandoned"): 1, (0, "abandoned_in_sl"): 1},
+        {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 5_000,
+            (0, "abandoned"): 1,
+            (0, "abandoned_in_sl"): 1,
+        },
         {0: 5_000},
     ),
     #   ms   0                   20 000
@@ -180,7 +186,13 @@ CASES = [
     Case(
         "abandon exactly at the SL threshold is within it",
         [ev("queued", 0), ev("abandoned", 20_000)],
-        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 20_000, (0, "abandoned"): 1, (0, "abandoned_in_sl"): 1},
+        {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 20_000,
+            (0, "abandoned"): 1,
+            (0, "abandoned_in_sl"): 1,
+        },
         {0: 20_000},
     ),
     #   ms   0                   20 000 25 000
@@ -207,7 +219,13 @@ CASES = [
     Case(
         "answered 1 ms after the SL threshold is not within it",
         [ev("queued", 0), ev("answered", 20_001)],
-        {(0, "queued"): 1, (0, "left_queue"): 1, (0, "wait_all_ms"): 20_001, (0, "answered"): 1, (0, "wait_answered_ms"): 20_001},
+        {
+            (0, "queued"): 1,
+            (0, "left_queue"): 1,
+            (0, "wait_all_ms"): 20_001,
+            (0, "answered"): 1,
+            (0, "wait_answered_ms"): 20_001,
+        },
         {0: 20_001},
     ),
     #   chat, T = 60 s

@@ -1,0 +1,204 @@
+"""``callpulse recompute``: every figure again from the raw events, apart from the live worker's state.
+
+Records from an events file or the Kafka topics (``recompute_sources``) are fed per stream and partition,
+in offset order and in batches, to fresh processors with the worker's ``KpiPolicy``; each batch is written
+with the worker's ``PartitionStore`` under a separate prefix (``recompute_apply``). That prefix is then read
+back as the exporter reads the live one and shown as tables (``recompute_report``), so an auditor can set
+the recomputed figures beside the live ones at the same ``--now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from kafka.errors import KafkaError
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
+
+from callpulse import preflight, wiring
+from callpulse.recompute_apply import FencedError, Recomputer, RecomputeTally
+from callpulse.recompute_report import figures_document, live_rows, render_tables, window_rows
+from callpulse.recompute_sources import SourceBatch, SourceError, read_events_file, read_kafka
+from callpulse.recompute_summary import Progress, render_summary, summary_document
+from callpulse.settings import Settings
+from exporters.reader import read_snapshot
+from processors.timeutil import format_ms
+from streams.redis_keys import partitions_key
+from streams.store import PartitionStore
+
+PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+class RecomputeError(RuntimeError):
+    """The recompute cannot run as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RecomputeOptions:
+    events_file: Path | None  # None: read Kafka
+    prefix: str
+    now_ms: int
+    replace: bool = False
+    json_path: Path | None = None
+    idle_seconds: float = 5.0
+    batch_size: int = 2000
+    progress_every: int = 10_000
+
+
+def default_prefix(settings: Settings) -> str:
+    return f"{settings.redis_prefix}-recomputed"
+
+
+def check_prefix(prefix: str, settings: Settings) -> None:
+    if not PREFIX_PATTERN.fullmatch(prefix):
+        raise RecomputeError(f"--prefix {prefix!r}: use 1-128 letters, digits, '_', '.' or '-'")
+    if prefix == settings.redis_prefix:
+        raise RecomputeError(
+            f"--prefix {prefix!r} is the live prefix (CALLPULSE_REDIS_PREFIX): the recompute never writes "
+            "there; choose another prefix"
+        )
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def prefix_keys(client: Redis, prefix: str) -> list[bytes]:
+    """Every key of ``prefix``: its partitions list and the keys under its hash tags ``{prefix:...}``."""
+    escaped = _glob_escape(prefix)
+    keys: set[bytes] = set()
+    for pattern in (f"{escaped}:*", f"{{{escaped}:*"):
+        keys.update(client.scan_iter(match=pattern, count=1000))
+    return sorted(keys)
+
+
+def prepare_prefix(client: Redis, prefix: str, *, replace: bool, err: TextIO) -> None:
+    """Refuse a prefix that holds state, or with ``replace`` delete that state first."""
+    keys = prefix_keys(client, prefix)
+    if not keys:
+        return
+    if not replace:
+        partitions = client.scard(partitions_key(prefix))
+        raise RecomputeError(
+            f"prefix {prefix!r} already holds state ({len(keys)} keys, {partitions} partitions); "
+            "pass --replace to delete it first, or choose another --prefix"
+        )
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    print(f"recompute: deleted {len(keys)} keys of prefix {prefix!r}", file=err)
+
+
+def _store(settings: Settings, client: AsyncRedis, prefix: str) -> PartitionStore:
+    policy = wiring.kpi_policy(settings)
+    # the worker's TTLs (streams/app.py): the keys would outlive the windows they serve just as long
+    bucket_ttl = max(settings.windows) + settings.allowed_lateness_seconds + 2 * policy.bucket_ms // 1000 + 300
+    return PartitionStore(
+        client,
+        prefix=prefix,
+        bucket_ttl_seconds=bucket_ttl,
+        interval_ms=settings.interval_minutes * 60_000,
+        interval_ttl_seconds=settings.interval_retention_days * 86_400,
+        zone=ZoneInfo(settings.timezone),
+    )
+
+
+def _source(settings: Settings, options: RecomputeOptions, tally: RecomputeTally, err: TextIO) -> Any:
+    if options.events_file is None:
+        topics = {"contacts": settings.contacts_topic, "agents": settings.agents_topic}
+        return read_kafka(
+            settings.kafka_bootstrap, topics, batch_size=options.batch_size, idle_seconds=options.idle_seconds
+        )
+
+    def bad_line(number: int, reason: str) -> None:
+        tally.bad_lines += 1
+        print(f"recompute: {options.events_file}:{number}: skipped: {reason}", file=err)
+
+    return read_events_file(options.events_file, batch_size=options.batch_size, on_bad_line=bad_line)
+
+
+def recompute_into_redis(settings: Settings, options: RecomputeOptions, err: TextIO) -> RecomputeTally:
+    """Read the source and write every batch under ``options.prefix``; return what was done."""
+    client = AsyncRedis.from_url(settings.redis_url)
+    recomputer = Recomputer(_store(settings, client, options.prefix), wiring.kpi_policy(settings))
+    progress = Progress(options.progress_every, err)
+    batches: Any = _source(settings, options, recomputer.tally, err)
+    with asyncio.Runner() as runner:
+        try:
+            batch: SourceBatch
+            for batch in batches:
+                runner.run(recomputer.apply(batch.stream, batch.partition, batch.records))
+                progress.update(recomputer.tally)
+        finally:
+            runner.run(client.aclose())
+    return recomputer.tally
+
+
+def _describe_source(settings: Settings, options: RecomputeOptions) -> str:
+    if options.events_file is not None:
+        return f"events file {options.events_file}, one partition per stream"
+    return f"topics {settings.contacts_topic}, {settings.agents_topic} on {settings.kafka_bootstrap}"
+
+
+def _check_start(settings: Settings, options: RecomputeOptions) -> None:
+    check_prefix(options.prefix, settings)
+    if options.events_file is not None and not options.events_file.is_file():
+        raise RecomputeError(f"--events-file {options.events_file}: no such file")
+    if options.json_path is not None and not options.json_path.parent.is_dir():
+        raise RecomputeError(f"--json {options.json_path}: directory {options.json_path.parent} does not exist")
+    preflight.check_redis(settings.redis_url)
+    if options.events_file is None:
+        preflight.check_kafka(settings.kafka_bootstrap)
+
+
+def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO, err: TextIO) -> int:
+    """The whole command; returns the exit code (0 done, 1 failed on the way, 2 cannot start)."""
+    started = time.monotonic()
+    source = _describe_source(settings, options)
+    client = Redis.from_url(settings.redis_url)
+    try:
+        try:
+            _check_start(settings, options)
+            prepare_prefix(client, options.prefix, replace=options.replace, err=err)
+        except (RecomputeError, preflight.Unreachable) as exc:
+            print(f"recompute: {exc}", file=err)
+            return 2
+        print(f"recompute: reading {source} into prefix {options.prefix!r}", file=err, flush=True)
+        try:
+            tally = recompute_into_redis(settings, options, err)
+            view = wiring.kpi_view(settings)
+            snapshot = read_snapshot(
+                client,
+                prefix=options.prefix,
+                now_ms=options.now_ms,
+                windows=list(view.windows),
+                calendar=view.calendar,
+                per_agent=view.per_agent,
+            )
+        except (SourceError, FencedError, KafkaError, RedisError, OSError) as exc:
+            print(f"recompute: failed: {exc}; prefix {options.prefix!r} holds a partial result", file=err)
+            return 1
+    finally:
+        client.close()
+    out.write(f"figures of prefix {options.prefix!r} at {format_ms(options.now_ms)}\n\n")
+    out.write(render_tables(window_rows(snapshot, view), live_rows(snapshot)))
+    summary = summary_document(tally, time.monotonic() - started)
+    if options.json_path is not None:
+        document = {
+            "prefix": options.prefix,
+            "source": source,
+            "now": format_ms(options.now_ms),
+            "now_ms": options.now_ms,
+            "figures": figures_document(snapshot, view),
+            "summary": summary,
+        }
+        options.json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    err.write(render_summary(summary, source, tally.examples))
+    return 0
