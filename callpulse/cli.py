@@ -141,6 +141,94 @@ def simulate(
 
 
 @main.command(
+    epilog="""\b
+Examples:
+  callpulse recompute --events-file events.jsonl
+  callpulse recompute --events-file events.jsonl --now 2026-11-23T17:00:00Z --json figures.json
+  callpulse recompute --from-kafka --prefix audit-nov23 --replace --now 2026-11-23T17:00:00Z
+  callpulse recompute --from-kafka --idle-seconds 10 2>recompute.log
+
+\b
+Notes:
+  --events-file  one JSON object a line: {"stream": "contacts"|"agents", "key": ..., "event": {...}}
+                 (callpulse.simulator.write_events_file writes them). Each stream is read as ONE
+                 partition, in file order, so lateness decisions use one watermark per stream (the
+                 worker has one per Kafka partition); a record's offset is its line number.
+  --from-kafka   reads the contacts and agents topics from the beginning, every partition in offset
+                 order, keeping partitions and offsets: the worker's exact input. The read ends when
+                 the consumer has returned nothing new for --idle-seconds, not at end offsets
+                 (ListOffsets), which the embedded broker (Tansu 0.6.0) reports wrongly when producers
+                 batch records. A topic that never pauses that long is read until Ctrl-C.
+  The recomputed state goes under --prefix, never under the live prefix. The figures are printed
+  (stdout) at --now; progress and a summary go to stderr. Exit 0 done, 1 failed, 2 cannot start.
+"""
+)
+@click.option(
+    "--events-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Read events from this JSON-lines file (one partition per stream)",
+)
+@click.option("--from-kafka", is_flag=True, help="Read the configured topics from the beginning instead")
+@click.option("--prefix", help="Redis prefix of the recomputed state [default: <CALLPULSE_REDIS_PREFIX>-recomputed]")
+@click.option("--replace", is_flag=True, help="Delete the prefix's keys first when it already holds state")
+@click.option("--now", "now_text", metavar="RFC3339", help="Show the figures at this time [default: the wall clock]")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures as JSON")
+@click.option(
+    "--idle-seconds",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="--from-kafka: stop once no new record came for this long",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Records per batch [default: CALLPULSE_BATCH_MAX_EVENTS]"
+)
+@click.option(
+    "--progress-every",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Report progress every N records",
+)
+@_with_settings
+def recompute(
+    *,
+    settings: Settings,
+    events_file: str | None,
+    from_kafka: bool,
+    prefix: str | None,
+    replace: bool,
+    now_text: str | None,
+    json_path: str | None,
+    idle_seconds: float,
+    batch_size: int | None,
+    progress_every: int,
+) -> None:
+    """Recompute every figure from the raw events into a separate Redis prefix and print it, to audit /metrics."""
+    from pathlib import Path
+
+    from callpulse.recompute import RecomputeOptions, default_prefix, parse_now, run_recompute
+
+    if (events_file is None) == (not from_kafka):
+        raise click.UsageError("give exactly one of --events-file PATH and --from-kafka")
+    try:
+        now_ms = parse_now(now_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+    options = RecomputeOptions(
+        events_file=None if events_file is None else Path(events_file),
+        prefix=prefix or default_prefix(settings),
+        now_ms=now_ms,
+        replace=replace,
+        json_path=None if json_path is None else Path(json_path),
+        idle_seconds=idle_seconds,
+        batch_size=batch_size or settings.batch_max_events,
+        progress_every=progress_every,
+    )
+    sys.exit(run_recompute(settings, options, out=sys.stdout, err=sys.stderr))
+
+
+@main.command(
     context_settings={"ignore_unknown_options": True, "help_option_names": []},
     add_help_option=False,
     epilog="""\b

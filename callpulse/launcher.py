@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def run_demo(*, exporter_port: int = 0, scale: float = 1.0, workdir: str | None 
         # A lone worker on the embedded broker: short group timeouts make it join (and resume) in seconds.
         for name in ("CALLPULSE_BROKER_SESSION_TIMEOUT_SECONDS", "CALLPULSE_BROKER_REBALANCE_TIMEOUT_SECONDS"):
             env.setdefault(name, "10")
+        env.setdefault("CALLPULSE_CUSTOMER_ID_SALT", secrets.token_hex(16))  # demo only: a fresh secret per run
         children = _Children(base, env)
         stack.callback(children.stop_all)
         children.start("worker", "worker")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from kafka.errors import KafkaError
@@ -25,20 +25,15 @@ from redis.exceptions import RedisError
 
 from callpulse import preflight, wiring
 from callpulse.recompute_apply import FencedError, Recomputer, RecomputeTally
+from callpulse.recompute_prefix import RecomputeError, check_prefix, claim_prefix
 from callpulse.recompute_report import figures_document, live_rows, render_tables, window_rows
 from callpulse.recompute_sources import SourceBatch, SourceError, read_events_file, read_kafka
 from callpulse.recompute_summary import Progress, render_summary, summary_document
 from callpulse.settings import Settings
 from exporters.reader import read_snapshot
-from processors.timeutil import format_ms
-from streams.redis_keys import partitions_key
+from processors.timeutil import format_ms, parse_event_time_ms
+from streams.redis_keys import Stream
 from streams.store import PartitionStore
-
-PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-
-
-class RecomputeError(RuntimeError):
-    """The recompute cannot run as asked; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -53,47 +48,13 @@ class RecomputeOptions:
     progress_every: int = 10_000
 
 
+def parse_now(text: str | None, clock: Callable[[], float] = time.time) -> int:
+    """``--now`` (RFC 3339 with an offset) in epoch ms; the wall clock when not given. ValueError if bad."""
+    return round(clock() * 1000) if text is None else parse_event_time_ms(text)
+
+
 def default_prefix(settings: Settings) -> str:
     return f"{settings.redis_prefix}-recomputed"
-
-
-def check_prefix(prefix: str, settings: Settings) -> None:
-    if not PREFIX_PATTERN.fullmatch(prefix):
-        raise RecomputeError(f"--prefix {prefix!r}: use 1-128 letters, digits, '_', '.' or '-'")
-    if prefix == settings.redis_prefix:
-        raise RecomputeError(
-            f"--prefix {prefix!r} is the live prefix (CALLPULSE_REDIS_PREFIX): the recompute never writes "
-            "there; choose another prefix"
-        )
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
-
-
-def prefix_keys(client: Redis, prefix: str) -> list[bytes]:
-    """Every key of ``prefix``: its partitions list and the keys under its hash tags ``{prefix:...}``."""
-    escaped = _glob_escape(prefix)
-    keys: set[bytes] = set()
-    for pattern in (f"{escaped}:*", f"{{{escaped}:*"):
-        keys.update(client.scan_iter(match=pattern, count=1000))
-    return sorted(keys)
-
-
-def prepare_prefix(client: Redis, prefix: str, *, replace: bool, err: TextIO) -> None:
-    """Refuse a prefix that holds state, or with ``replace`` delete that state first."""
-    keys = prefix_keys(client, prefix)
-    if not keys:
-        return
-    if not replace:
-        partitions = client.scard(partitions_key(prefix))
-        raise RecomputeError(
-            f"prefix {prefix!r} already holds state ({len(keys)} keys, {partitions} partitions); "
-            "pass --replace to delete it first, or choose another --prefix"
-        )
-    for start in range(0, len(keys), 500):
-        client.delete(*keys[start : start + 500])
-    print(f"recompute: deleted {len(keys)} keys of prefix {prefix!r}", file=err)
 
 
 def _store(settings: Settings, client: AsyncRedis, prefix: str) -> PartitionStore:
@@ -110,9 +71,9 @@ def _store(settings: Settings, client: AsyncRedis, prefix: str) -> PartitionStor
     )
 
 
-def _source(settings: Settings, options: RecomputeOptions, tally: RecomputeTally, err: TextIO) -> Any:
+def _source(settings: Settings, options: RecomputeOptions, tally: RecomputeTally, err: TextIO) -> Iterator[SourceBatch]:
     if options.events_file is None:
-        topics = {"contacts": settings.contacts_topic, "agents": settings.agents_topic}
+        topics: dict[Stream, str] = {"contacts": settings.contacts_topic, "agents": settings.agents_topic}
         return read_kafka(
             settings.kafka_bootstrap, topics, batch_size=options.batch_size, idle_seconds=options.idle_seconds
         )
@@ -129,10 +90,9 @@ def recompute_into_redis(settings: Settings, options: RecomputeOptions, err: Tex
     client = AsyncRedis.from_url(settings.redis_url)
     recomputer = Recomputer(_store(settings, client, options.prefix), wiring.kpi_policy(settings))
     progress = Progress(options.progress_every, err)
-    batches: Any = _source(settings, options, recomputer.tally, err)
+    batches = _source(settings, options, recomputer.tally, err)
     with asyncio.Runner() as runner:
         try:
-            batch: SourceBatch
             for batch in batches:
                 runner.run(recomputer.apply(batch.stream, batch.partition, batch.records))
                 progress.update(recomputer.tally)
@@ -148,7 +108,7 @@ def _describe_source(settings: Settings, options: RecomputeOptions) -> str:
 
 
 def _check_start(settings: Settings, options: RecomputeOptions) -> None:
-    check_prefix(options.prefix, settings)
+    check_prefix(options.prefix, settings.redis_prefix)
     if options.events_file is not None and not options.events_file.is_file():
         raise RecomputeError(f"--events-file {options.events_file}: no such file")
     if options.json_path is not None and not options.json_path.parent.is_dir():
@@ -166,8 +126,8 @@ def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO,
     try:
         try:
             _check_start(settings, options)
-            prepare_prefix(client, options.prefix, replace=options.replace, err=err)
-        except (RecomputeError, preflight.Unreachable) as exc:
+            claim_prefix(client, options.prefix, replace=options.replace, source=source, err=err)
+        except (RecomputeError, preflight.Unreachable, RedisError) as exc:
             print(f"recompute: {exc}", file=err)
             return 2
         print(f"recompute: reading {source} into prefix {options.prefix!r}", file=err, flush=True)
@@ -199,6 +159,10 @@ def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO,
             "figures": figures_document(snapshot, view),
             "summary": summary,
         }
-        options.json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        try:
+            options.json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"recompute: cannot write --json {options.json_path}: {exc}", file=err)
+            return 1
     err.write(render_summary(summary, source, tally.examples))
     return 0

@@ -25,10 +25,12 @@ from typing import Any
 import orjson
 
 from processors.partition import Record
-from streams.redis_keys import STREAMS, Stream
+from streams.redis_keys import Stream
 
 FILE_PARTITION = 0
 """The one partition per stream an events file is read into."""
+INPUT_STREAMS: tuple[Stream, ...] = ("contacts", "agents")
+"""The streams events come in on (the customers stream is derived from contacts by callpulse itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,8 @@ def parse_event_line(line: str) -> tuple[Stream, bytes | None, bytes]:
     if not isinstance(document, dict):
         raise BadLine(f"expected a JSON object, got {type(document).__name__}")
     stream = document.get("stream")
-    if stream not in STREAMS:
-        raise BadLine(f"'stream' must be one of {', '.join(STREAMS)}, got {stream!r}")
+    if stream not in INPUT_STREAMS:
+        raise BadLine(f"'stream' must be one of {', '.join(INPUT_STREAMS)}, got {stream!r}")
     if "event" not in document:
         raise BadLine("no 'event' field")
     key = document.get("key")
@@ -70,7 +72,7 @@ def parse_event_line(line: str) -> tuple[Stream, bytes | None, bytes]:
 
 def read_events_file(path: Path, *, batch_size: int, on_bad_line: Callable[[int, str], None]) -> Iterator[SourceBatch]:
     """Batches of at most ``batch_size`` records per stream, in file order; offsets are line numbers."""
-    pending: dict[Stream, list[Record]] = {stream: [] for stream in STREAMS}
+    pending: dict[Stream, list[Record]] = {stream: [] for stream in INPUT_STREAMS}
     try:
         with path.open("r", encoding="utf-8", errors="surrogateescape") as lines:
             for number, line in enumerate(lines, start=1):
@@ -87,7 +89,7 @@ def read_events_file(path: Path, *, batch_size: int, on_bad_line: Callable[[int,
                     pending[stream] = []
     except OSError as exc:
         raise SourceError(f"cannot read events file {path}: {exc}") from None
-    for stream in STREAMS:
+    for stream in INPUT_STREAMS:
         if pending[stream]:
             yield SourceBatch(stream, FILE_PARTITION, pending[stream])
 

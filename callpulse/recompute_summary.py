@@ -29,10 +29,14 @@ class Progress:
 
 
 def summary_document(tally: RecomputeTally, seconds: float) -> dict[str, Any]:
-    """The summary as JSON data: records read, applied, duplicates, dead letters by reason, time taken."""
+    """The summary as JSON data: records read, applied, duplicates, dead letters by reason, time taken.
+
+    ``applied`` and ``duplicates`` count the records read (contacts and agents); the touches the contacts
+    forwarded for first contact resolution are ``customer_touches``.
+    """
 
     def total(name: str) -> int:
-        return sum(counters.get(name, 0) for counters in tally.stats.values())
+        return tally.count("contacts", name) + tally.count("agents", name)
 
     return {
         "records": sum(tally.read.values()),
@@ -40,6 +44,7 @@ def summary_document(tally: RecomputeTally, seconds: float) -> dict[str, Any]:
         "bad_lines": tally.bad_lines,
         "applied": total("applied"),
         "duplicates": total("duplicate"),
+        "customer_touches": tally.count("customers", "applied"),
         "dead_lettered": dict(sorted(tally.dead_letters().items())),
         "stale_evicted": total("stale_evicted"),
         "partitions": dict(sorted(tally.partitions().items())),
@@ -64,5 +69,7 @@ def render_summary(summary: dict[str, Any], source: str, examples: list[str]) ->
         f"  partitions      {partitions}",
         f"  time taken      {summary['seconds']:.1f} s",
     ]
+    if summary["customer_touches"]:
+        lines.insert(-3, f"  FCR touches     {summary['customer_touches']:,} (forwarded by contacts, applied)")
     lines += [f"  rejected: {example}" for example in examples]
     return "\n".join(lines) + "\n"

@@ -68,6 +68,9 @@ class _Agent:
         return [queue.queue for queue in self.serves]
 
 
+REPEAT_CUSTOMER_PROBABILITY = 0.2
+"""Share of new contacts from a customer who contacted the center recently (what FCR measures)."""
+
 Phase = Literal["waiting", "ringing", "talking", "wrapup"]
 
 
@@ -80,6 +83,7 @@ class _Leg:
     queue: QueueProfile
     opened_ms: int  # when the contact was first queued (its first leg)
     number: int = 1
+    customer_id: str = ""
     phase: Phase = "waiting"
     agent: _Agent | None = None
     on_hold: bool = False
@@ -107,6 +111,8 @@ class TrafficModel:
         self.start_ms = start_ms
         self.profile = profile
         self._rng = random.Random(seed)
+        self._customer_rng = random.Random(seed + 1)  # its own stream: the rest of the traffic is unchanged
+        self._recent_customers: deque[str] = deque(maxlen=200)
         self._tag = f"{seed}-{start_ms:x}"
         self._now = start_ms
         self._heap: list[tuple[int, int, Action]] = []
@@ -239,15 +245,27 @@ class TrafficModel:
         def arrive(at: int) -> None:
             self._schedule(at + self._interarrival_ms(queue), arrive)
             self._contact_count += 1
-            self._enqueue(at, f"sim-{self._tag}-c{self._contact_count}", queue, opened_ms=at, number=1)
+            self._enqueue(
+                at, f"sim-{self._tag}-c{self._contact_count}", queue, opened_ms=at, number=1, customer=self._customer()
+            )
 
         return arrive
 
-    def _enqueue(self, at: int, contact_id: str, queue: QueueProfile, *, opened_ms: int, number: int) -> None:
+    def _customer(self) -> str:
+        """A customer for a new contact: one who called recently (a repeat contact) or a new one."""
+        if self._recent_customers and self._customer_rng.random() < REPEAT_CUSTOMER_PROBABILITY:
+            return self._customer_rng.choice(self._recent_customers)
+        customer = f"cust-{self._tag}-{self._contact_count}"
+        self._recent_customers.append(customer)
+        return customer
+
+    def _enqueue(
+        self, at: int, contact_id: str, queue: QueueProfile, *, opened_ms: int, number: int, customer: str
+    ) -> None:
         self._leg_count += 1
-        leg = _Leg(self._leg_count, contact_id, queue, opened_ms, number)
+        leg = _Leg(self._leg_count, contact_id, queue, opened_ms, number, customer_id=customer)
         self._open[leg.serial] = leg
-        self._leg_event(at, leg, "queued")
+        self._leg_event(at, leg, "queued", customer_id=customer)
         self._pools[queue.key].waiting.append(leg)
         patience = self._ms(self._rng.expovariate(1.0 / queue.patience_mean_seconds))
         limit = None if queue.max_wait_seconds is None else self._ms(queue.max_wait_seconds)
@@ -331,7 +349,9 @@ class TrafficModel:
             wrapup = self._lognormal_ms(leg.queue.wrapup_mean_seconds, 0.5, floor_seconds=2.0)
             self._schedule(at + wrapup, self._wrapup_done_action(leg, ended=target is None))
             if target is not None:
-                self._enqueue(at, leg.contact_id, target, opened_ms=leg.opened_ms, number=leg.number + 1)
+                self._enqueue(
+                    at, leg.contact_id, target, opened_ms=leg.opened_ms, number=leg.number + 1, customer=leg.customer_id
+                )
 
         return end
 
@@ -358,7 +378,10 @@ class TrafficModel:
         if self._rng.random() < queue.resolve_probability:
             resolved_at = at + self._ms(self._rng.uniform(*profile.resolve_delay_seconds))
             opened_at = format_ms(leg.opened_ms)
-            self._schedule(resolved_at, lambda t: self._leg_event(t, leg, "resolved", opened_at=opened_at))
+            self._schedule(
+                resolved_at,
+                lambda t: self._leg_event(t, leg, "resolved", opened_at=opened_at, customer_id=leg.customer_id),
+            )
         if self._rng.random() < queue.survey_probability:
             surveyed_at = at + self._ms(self._rng.uniform(*profile.survey_delay_seconds))
             scores = self._survey_scores()
