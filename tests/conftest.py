@@ -1,3 +1,3 @@
 """Test-suite wide fixtures: see ``tests/fixtures/``."""
 
-pytest_plugins = ["fixtures.servers", "fixtures.pipeline"]
+pytest_plugins = ["fixtures.servers", "fixtures.pipeline", "fixtures.prometheus"]
