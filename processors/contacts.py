@@ -184,11 +184,35 @@ def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejec
     return candidate, None
 
 
+def _same_ms_order(starts: int, ends: int, *, on_hold: bool) -> list[int]:
+    """Hold events of one millisecond in the order that pairs the most: alternate, beginning with what the
+    current state expects (an end while on hold), then whatever is left over."""
+    order = []
+    expect_end = on_hold
+    while starts or ends:
+        if expect_end and ends:
+            order.append(HOLD_END)
+            ends -= 1
+        elif not expect_end and starts:
+            order.append(HOLD_START)
+            starts -= 1
+        elif ends:
+            order.append(HOLD_END)
+            ends -= 1
+            continue
+        else:
+            order.append(HOLD_START)
+            starts -= 1
+            continue
+        expect_end = not expect_end
+    return order
+
+
 def hold_ms(leg: ContactLeg) -> int:
     """Total time on hold once talk has ended; 0 before.
 
     In time order, each hold_start pairs with the hold_end that follows it; a hold still open at the end
-    of talk closes there. Events at the same millisecond are taken ends first while on hold (back-to-back
+    of talk closes there. Events at the same millisecond alternate, ends first while on hold (back-to-back
     holds) and starts first otherwise (a zero-length hold). An end with no start before it, or a second
     start while on hold, adds nothing.
     """
@@ -198,8 +222,7 @@ def hold_ms(leg: ContactLeg) -> int:
     total, started = 0, None
     for at, group in groupby(leg.holds, key=lambda hold: hold[0]):
         kinds = [kind for _at, kind, _event_id in group]
-        ends, starts = [HOLD_END] * kinds.count(HOLD_END), [HOLD_START] * kinds.count(HOLD_START)
-        for kind in ends + starts if started is not None else starts + ends:
+        for kind in _same_ms_order(kinds.count(HOLD_START), kinds.count(HOLD_END), on_hold=started is not None):
             if kind == HOLD_START:
                 started = at if started is None else started
             elif started is not None:

@@ -1357,11 +1357,6 @@ def test_per_agent_key_has_the_tenant_of_the_leg() -> None:
 # ------------------------------------------------------------------------------------------ known bugs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hold_ms takes every start before every end at a ms when not on hold, so a zero-length hold "
-    "followed by a hold starting in the same ms (hs, he, hs) loses the second hold",
-)
 def test_zero_length_hold_then_a_new_hold_in_the_same_ms() -> None:
     # A PBX with second resolution: hold, un-hold, hold again within one second.
     #   s    0  10      20 hs1, he1, hs2 ====================== 50 e,w
@@ -1381,11 +1376,6 @@ def test_zero_length_hold_then_a_new_hold_in_the_same_ms() -> None:
     assert changes.sums[(T0, SUPPORT, "talk_ms")] == 10_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hold_ms takes every end before every start at a ms while on hold, so a hold ending in the ms "
-    "a zero-length hold begins and ends (he, hs, he) is left open until the end of talk",
-)
 def test_hold_ending_as_a_zero_length_hold_happens() -> None:
     #   s    0  10   15 hs1 ===== 20 he1, hs2, he2 (hold 2: 0 ms) ......... 50 e,w
     #   hold 5 s, talk 35 s

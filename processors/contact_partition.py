@@ -1,0 +1,152 @@
+"""Contact legs of one partition of the contacts topic, and the standalone events' ids."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from processors import contacts, customers
+from processors.batch import BatchChanges
+from processors.events import (
+    ContactEvent,
+    ContactEventType,
+    Rejection,
+    decode_contact_event,
+)
+from processors.figures import KpiPolicy
+from processors.partition_base import SEEN_PREFIX, PartitionBase
+
+
+class ContactPartition(PartitionBase):
+    """Contact legs of one partition of the contacts topic."""
+
+    def __init__(
+        self,
+        policy: KpiPolicy,
+        *,
+        legs: dict[str, contacts.ContactLeg] | None = None,
+        seen: dict[str, int] | None = None,
+        offset: int = -1,
+        watermark_ms: int = 0,
+    ) -> None:
+        super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
+        self.legs: dict[str, contacts.ContactLeg] = dict(legs or {})
+        # ids of standalone events (resolutions, surveys) -> until when a duplicate could still arrive
+        self.seen: dict[str, int] = dict(seen or {})
+        for leg_id, leg in self.legs.items():
+            heapq.heappush(self._expiry, (self._expires_at(leg), leg_id))
+        for record_key, expires_at in self.seen.items():
+            heapq.heappush(self._expiry, (expires_at, record_key))
+
+    def _expires_at(self, leg: contacts.ContactLeg) -> int:
+        # an open leg also waits out the lateness, so an event of it that is not late still finds it
+        keep = 0 if leg.closed else self.policy.stale_contact_ms
+        return leg.last_event_ms + keep + self.policy.allowed_lateness_ms
+
+    def _apply_one(
+        self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+    ) -> None:
+        event = decode_contact_event(raw)
+        if isinstance(event, Rejection):
+            changes.reject(offset, key, raw, event)
+            return
+        late = self._too_late(event.time_ms)
+        if late is not None:
+            changes.reject(offset, key, raw, late)
+            return
+        self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
+
+    def _apply_event(
+        self,
+        event: ContactEvent,
+        *,
+        offset: int,
+        key: bytes | None,
+        raw: bytes,
+        changes: BatchChanges,
+        touched: dict[str, Any],
+    ) -> None:
+        if event.type in contacts.STANDALONE:
+            self._apply_standalone(event, changes, touched)
+            return
+        leg_id = contacts.leg_key(event.where, event.contact_id)
+        before = self.legs.get(leg_id) or contacts.ContactLeg(event.where, event.contact_id)
+        if event.event_id in before.event_ids:
+            changes.stats["duplicate"] += 1
+            return
+        after, rejection = contacts.apply_event(before, event)
+        if rejection is not None:
+            changes.reject(offset, key, raw, rejection)
+            return
+        touched.setdefault(leg_id, self.legs.get(leg_id))
+        if event.type is ContactEventType.QUEUED:
+            self._forward(event, customers.CONTACT, changes)
+        sums_before, max_before = contacts.contributions(before, self.policy)
+        sums_after, max_after = contacts.contributions(after, self.policy)
+        changes.add_sums(sums_before, sums_after)
+        changes.add_maxima(max_before, max_after)
+        self.legs[leg_id] = after
+        heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
+        self._advance_watermark(event.time_ms)
+        changes.stats["applied"] += 1
+
+    def _forward(self, event: ContactEvent, kind: str, changes: BatchChanges) -> None:
+        """Send the customer's touch to the customers topic, by hashed id (FCR is judged there)."""
+        if event.customer_id is None or not self.policy.customer_salt:
+            return
+        customer = customers.hash_customer(event.customer_id, self.policy.customer_salt)
+        record = customers.forward_record(
+            customer, kind=kind, time_ms=event.time_ms, event_id=event.event_id, qid=event.where.qid
+        )
+        changes.forwards.append(record)
+
+    def _apply_standalone(self, event: ContactEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        record_key = SEEN_PREFIX + event.event_id
+        if record_key in self.seen:
+            changes.stats["duplicate"] += 1
+            return
+        changes.add_sums({}, contacts.standalone_contributions(event, self.policy))
+        if event.type is ContactEventType.RESOLVED:
+            self._forward(event, customers.RESOLUTION, changes)
+        self.seen[record_key] = event.time_ms + self.policy.allowed_lateness_ms
+        heapq.heappush(self._expiry, (self.seen[record_key], record_key))
+        touched[record_key] = None
+        self._advance_watermark(event.time_ms)
+        changes.stats["applied"] += 1
+
+    def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        while self._expiry and self._expiry[0][0] < self.watermark_ms:
+            expires_at, leg_id = heapq.heappop(self._expiry)
+            if leg_id.startswith(SEEN_PREFIX):
+                if self.seen.get(leg_id) == expires_at:
+                    del self.seen[leg_id]
+                    touched[leg_id] = None
+                continue
+            leg = self.legs.get(leg_id)
+            if leg is None or self._expires_at(leg) != expires_at:
+                continue  # superseded by a newer entry
+            touched.setdefault(leg_id, leg)
+            del self.legs[leg_id]
+            if not leg.closed:
+                changes.stats["stale_evicted"] += 1
+
+    def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        for leg_id, first in touched.items():
+            if leg_id.startswith(SEEN_PREFIX):
+                if leg_id in self.seen:
+                    changes.records_upserted[leg_id] = {"x": self.seen[leg_id]}
+                else:
+                    changes.records_deleted.add(leg_id)
+                continue
+            now = self.legs.get(leg_id)
+            was_waiting = first.waiting_since_ms if first is not None else None
+            is_waiting = now.waiting_since_ms if now is not None else None
+            qid = "/".join(leg_id.split("/", 3)[:3])
+            if is_waiting is not None and was_waiting != is_waiting:
+                changes.waiting_added.setdefault(qid, {})[leg_id] = is_waiting
+            elif is_waiting is None and was_waiting is not None:
+                changes.waiting_removed.setdefault(qid, set()).add(leg_id)
+            if now is None:
+                changes.records_deleted.add(leg_id)
+            else:
+                changes.records_upserted[leg_id] = now.to_json()

@@ -1,0 +1,64 @@
+"""What every partition processor shares: offsets, the watermark, lateness, and the batch loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from processors.batch import BatchChanges
+from processors.events import (
+    Rejection,
+    RejectReason,
+)
+from processors.figures import KpiPolicy
+
+Record = tuple[int, bytes | None, bytes]  # (offset, key, value)
+SEEN_PREFIX = "#"  # record keys of standalone event ids (leg keys start with a tenant name: never '#')
+
+
+class PartitionBase:
+    def __init__(self, policy: KpiPolicy, *, offset: int = -1, watermark_ms: int = 0) -> None:
+        self.policy = policy
+        self.offset = offset
+        self.watermark_ms = watermark_ms
+        self._expiry: list[tuple[int, str]] = []  # (expires at watermark ms, record key), lazily cleaned
+
+    def _too_late(self, time_ms: int) -> Rejection | None:
+        horizon = self.watermark_ms - self.policy.allowed_lateness_ms
+        if self.watermark_ms and time_ms < horizon:
+            return Rejection(
+                RejectReason.LATE_EVENT,
+                f"event time is {self.watermark_ms - time_ms} ms behind the partition's newest event, "
+                f"more than the allowed lateness of {self.policy.allowed_lateness_ms} ms",
+            )
+        return None
+
+    def apply_batch(self, records: Iterable[Record]) -> BatchChanges:
+        """Apply the records not applied yet; return the net changes."""
+        changes = BatchChanges(last_offset=-1, watermark_ms=self.watermark_ms)
+        touched: dict[str, Any] = {}
+        for offset, key, raw in records:
+            if offset <= self.offset:
+                continue
+            self.offset = offset
+            changes.last_offset = offset
+            self._apply_one(offset, key, raw, changes, touched)
+            self._evict(changes, touched)  # after every record, so the result does not depend on batching
+        if changes.last_offset >= 0:
+            self._finish(changes, touched)
+        changes.watermark_ms = self.watermark_ms
+        return changes
+
+    def _advance_watermark(self, time_ms: int) -> None:
+        self.watermark_ms = max(self.watermark_ms, time_ms)
+
+    def _apply_one(
+        self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
+    ) -> None:
+        raise NotImplementedError
+
+    def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        raise NotImplementedError
