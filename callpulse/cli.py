@@ -146,6 +146,7 @@ Examples:
   callpulse recompute --events-file events.jsonl
   callpulse recompute --events-file events.jsonl --now 2026-11-23T17:00:00Z --json figures.json
   callpulse recompute --from-kafka --prefix audit-nov23 --replace --now 2026-11-23T17:00:00Z
+  callpulse recompute --from-kafka --now 2026-11-23T17:00:00Z --compare-live
   callpulse recompute --from-kafka --idle-seconds 10 2>recompute.log
 
 \b
@@ -159,8 +160,12 @@ Notes:
                  the consumer has returned nothing new for --idle-seconds, not at end offsets
                  (ListOffsets), which the embedded broker (Tansu 0.6.0) reports wrongly when producers
                  batch records. A topic that never pauses that long is read until Ctrl-C.
-  The recomputed state goes under --prefix, never under the live prefix. The figures are printed
-  (stdout) at --now; progress and a summary go to stderr. Exit 0 done, 1 failed, 2 cannot start.
+  First contact resolution: the customers topic is derived by the worker, not read; the touches the
+  contacts forward are applied directly, to one customers partition.
+  The state goes under --prefix, never under the live prefix; --replace deletes only a prefix an
+  earlier recompute wrote. The figures at --now are printed (stdout) with the exporter's formulas;
+  /metrics shows the live ones at the wall clock, --compare-live reads them at --now. Progress and a
+  summary go to stderr. Exit 0 done, 1 failed, 2 cannot start, 3 differs from live (--compare-live).
 """
 )
 @click.option(
@@ -184,6 +189,11 @@ Notes:
     "--batch-size", type=click.IntRange(min=1), help="Records per batch [default: CALLPULSE_BATCH_MAX_EVENTS]"
 )
 @click.option(
+    "--compare-live",
+    is_flag=True,
+    help="Also read the live prefix at --now and list every figure that differs (exit 3 if any)",
+)
+@click.option(
     "--progress-every",
     type=click.IntRange(min=1),
     default=10_000,
@@ -202,6 +212,7 @@ def recompute(
     json_path: str | None,
     idle_seconds: float,
     batch_size: int | None,
+    compare_live: bool,
     progress_every: int,
 ) -> None:
     """Recompute every figure from the raw events into a separate Redis prefix and print it, to audit /metrics."""
@@ -224,6 +235,7 @@ def recompute(
         idle_seconds=idle_seconds,
         batch_size=batch_size or settings.batch_max_events,
         progress_every=progress_every,
+        compare_live=compare_live,
     )
     sys.exit(run_recompute(settings, options, out=sys.stdout, err=sys.stderr))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,14 +27,18 @@ from redis.exceptions import RedisError
 from callpulse import preflight, wiring
 from callpulse.recompute_apply import FencedError, Recomputer, RecomputeTally
 from callpulse.recompute_prefix import RecomputeError, check_prefix, claim_prefix
-from callpulse.recompute_report import figures_document, live_rows, render_tables, window_rows
+from callpulse.recompute_report import compare_figures, figures_document, render_tables
 from callpulse.recompute_sources import SourceBatch, SourceError, read_events_file, read_kafka
 from callpulse.recompute_summary import Progress, render_summary, summary_document
 from callpulse.settings import Settings
-from exporters.reader import read_snapshot
+from exporters.reader import Snapshot, read_snapshot
+from exporters.view import KpiView
 from processors.timeutil import format_ms, parse_event_time_ms
 from streams.redis_keys import Stream
-from streams.store import PartitionStore
+from streams.store import PartitionStore, bucket_ttl_seconds
+
+EXIT_DIFFERENT = 3
+"""Exit code of ``--compare-live`` when the recomputed figures differ from the live ones."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class RecomputeOptions:
     idle_seconds: float = 5.0
     batch_size: int = 2000
     progress_every: int = 10_000
+    compare_live: bool = False
 
 
 def parse_now(text: str | None, clock: Callable[[], float] = time.time) -> int:
@@ -59,8 +65,7 @@ def default_prefix(settings: Settings) -> str:
 
 def _store(settings: Settings, client: AsyncRedis, prefix: str) -> PartitionStore:
     policy = wiring.kpi_policy(settings)
-    # the worker's TTLs (streams/app.py): the keys would outlive the windows they serve just as long
-    bucket_ttl = max(settings.windows) + settings.allowed_lateness_seconds + 2 * policy.bucket_ms // 1000 + 300
+    bucket_ttl = bucket_ttl_seconds(max(settings.windows), policy)  # the worker's TTLs
     return PartitionStore(
         client,
         prefix=prefix,
@@ -101,6 +106,17 @@ def recompute_into_redis(settings: Settings, options: RecomputeOptions, err: Tex
     return recomputer.tally
 
 
+def _snapshot(client: Redis, prefix: str, now_ms: int, view: KpiView) -> Snapshot:
+    return read_snapshot(
+        client,
+        prefix=prefix,
+        now_ms=now_ms,
+        windows=list(view.windows),
+        calendar=view.calendar,
+        per_agent=view.per_agent,
+    )
+
+
 def _describe_source(settings: Settings, options: RecomputeOptions) -> str:
     if options.events_file is not None:
         return f"events file {options.events_file}, one partition per stream"
@@ -119,8 +135,10 @@ def _check_start(settings: Settings, options: RecomputeOptions) -> None:
 
 
 def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO, err: TextIO) -> int:
-    """The whole command; returns the exit code (0 done, 1 failed on the way, 2 cannot start)."""
+    """The whole command; returns the exit code: 0 done, 1 failed on the way, 2 cannot start, 3 differs from live."""
     started = time.monotonic()
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("kafka").setLevel(logging.WARNING)  # the command reports its own progress
     source = _describe_source(settings, options)
     client = Redis.from_url(settings.redis_url)
     try:
@@ -134,21 +152,31 @@ def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO,
         try:
             tally = recompute_into_redis(settings, options, err)
             view = wiring.kpi_view(settings)
-            snapshot = read_snapshot(
-                client,
-                prefix=options.prefix,
-                now_ms=options.now_ms,
-                windows=list(view.windows),
-                calendar=view.calendar,
-                per_agent=view.per_agent,
-            )
+            figures = figures_document(_snapshot(client, options.prefix, options.now_ms, view), view)
+            live = None
+            if options.compare_live:
+                live = figures_document(_snapshot(client, settings.redis_prefix, options.now_ms, view), view)
         except (SourceError, FencedError, KafkaError, RedisError, OSError) as exc:
-            print(f"recompute: failed: {exc}; prefix {options.prefix!r} holds a partial result", file=err)
+            print(
+                f"recompute: failed: {exc}; prefix {options.prefix!r} may hold a partial result (rerun with --replace)",
+                file=err,
+            )
             return 1
+        except KeyboardInterrupt:
+            print(
+                f"recompute: interrupted; prefix {options.prefix!r} may hold a partial result (rerun with --replace)",
+                file=err,
+            )
+            return 130
     finally:
         client.close()
     out.write(f"figures of prefix {options.prefix!r} at {format_ms(options.now_ms)}\n\n")
-    out.write(render_tables(window_rows(snapshot, view), live_rows(snapshot)))
+    out.write(render_tables(figures))
+    differences = None if live is None else compare_figures(live, figures)
+    if differences is not None:
+        verdict = f"{len(differences)} difference(s)" if differences else "identical"
+        out.write(f"\ncompared with the live prefix {settings.redis_prefix!r} at the same time: {verdict}\n")
+        out.writelines(f"  {line}\n" for line in differences)
     summary = summary_document(tally, time.monotonic() - started)
     if options.json_path is not None:
         document = {
@@ -156,13 +184,15 @@ def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO,
             "source": source,
             "now": format_ms(options.now_ms),
             "now_ms": options.now_ms,
-            "figures": figures_document(snapshot, view),
+            "figures": figures,
             "summary": summary,
         }
+        if differences is not None:
+            document["live_differences"] = differences
         try:
             options.json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             print(f"recompute: cannot write --json {options.json_path}: {exc}", file=err)
             return 1
     err.write(render_summary(summary, source, tally.examples))
-    return 0
+    return EXIT_DIFFERENT if differences else 0

@@ -53,7 +53,7 @@ def prefix_keys(client: Redis, prefix: str) -> list[bytes]:
 def claim_prefix(client: Redis, prefix: str, *, replace: bool, source: str, err: TextIO) -> None:
     """Make sure ``prefix`` is empty (deleting an earlier recompute's keys if ``replace``), then mark it."""
     keys = prefix_keys(client, prefix)
-    if keys:
+    if [key for key in keys if key != marker_key(prefix).encode()]:  # a marker alone: a run that wrote nothing
         partitions = client.scard(partitions_key(prefix))
         held = f"prefix {prefix!r} already holds state ({len(keys)} keys, {partitions} partitions)"
         if not replace:

@@ -48,12 +48,12 @@ class LiveRow:
 def window_rows(snapshot: Snapshot, view: KpiView) -> list[WindowRow]:
     """One row per queue with figures and per window of the view (rolling windows, then the calendar ones)."""
     include = view.offered_includes_timeouts
+    counts = queue_metrics.COUNTS
     rows = []
     for qid in sorted({qid for qid, _ in snapshot.totals if not qid.startswith("@")}):
         variant = view.variant_for(qid)
         for label in view.window_labels:
             totals = snapshot.totals.get((qid, label), {})
-            counts = queue_metrics.COUNTS
             rows.append(
                 WindowRow(
                     queue=qid,
@@ -133,33 +133,30 @@ def _table(header: Sequence[str], body: Iterable[Sequence[str]], *, left: frozen
     return text
 
 
-def render_tables(windows: Sequence[WindowRow], live: Sequence[LiveRow]) -> str:
-    """The two tables as aligned text: windowed figures, then the live state of each queue."""
+def render_tables(figures: dict[str, Any]) -> str:
+    """A ``figures_document`` as two aligned tables: windowed figures, then the live state of each queue."""
     window_body = [
         (
-            row.queue,
-            row.window,
-            _cell(row.arrived),
-            _cell(row.offered),
-            _cell(row.answered),
-            _cell(row.abandoned),
-            _cell(row.asa_seconds),
-            _cell(row.max_wait_seconds),
-            _cell(row.abandon_ratio, percent=True),
-            _cell(row.service_level_ratio, percent=True),
-            _cell(row.aht_seconds),
-            _cell(row.idle_seconds),
+            row["queue"],
+            row["window"],
+            *(_cell(row[name]) for name in ("arrived", "offered", "answered", "abandoned")),
+            _cell(row["asa_seconds"]),
+            _cell(row["max_wait_seconds"]),
+            _cell(row["abandon_ratio"], percent=True),
+            _cell(row["service_level_ratio"], percent=True),
+            _cell(row["aht_seconds"]),
+            _cell(row["idle_seconds"]),
         )
-        for row in windows
+        for row in figures["windows"]
     ]
     live_body = [
         (
-            row.queue,
-            str(row.waiting),
-            _cell(row.longest_wait_seconds),
-            ", ".join(f"{state} {n}" for state, n in row.agents.items()) or "-",
+            row["queue"],
+            str(row["waiting"]),
+            _cell(row["longest_wait_seconds"]),
+            ", ".join(f"{state} {n}" for state, n in row["agents"].items()) or "-",
         )
-        for row in live
+        for row in figures["live"]
     ]
     if not window_body and not live_body:
         return "(no figures: the prefix holds no queue)\n"
@@ -173,3 +170,20 @@ def render_tables(windows: Sequence[WindowRow], live: Sequence[LiveRow]) -> str:
         )
         + "\n"
     )
+
+
+def compare_figures(live: dict[str, Any], recomputed: dict[str, Any]) -> list[str]:
+    """Every difference between two ``figures_document``s, one line each (nothing: identical)."""
+    differences = []
+    for section, key_fields in (("windows", ("queue", "window")), ("live", ("queue",))):
+        mine = {tuple(row[name] for name in key_fields): row for row in live[section]}
+        theirs = {tuple(row[name] for name in key_fields): row for row in recomputed[section]}
+        for key in sorted(mine.keys() | theirs.keys()):
+            where = " ".join(key)
+            if key not in mine or key not in theirs:
+                differences.append(f"{where}: only in the {'recomputed' if key not in mine else 'live'} figures")
+                continue
+            for name, value in mine[key].items():
+                if theirs[key].get(name) != value:
+                    differences.append(f"{where} {name}: live {value}, recomputed {theirs[key].get(name)}")
+    return differences

@@ -18,7 +18,7 @@ from processors.figures import KpiPolicy
 from streams import dead_letter
 from streams.applier import BatchApplier, group_by_partition
 from streams.redis_keys import Stream
-from streams.store import PartitionStore
+from streams.store import PartitionStore, bucket_ttl_seconds
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def create_app(
         "customers": app.topic(customers_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
     }
     dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
-    bucket_ttl = longest_window_seconds + policy.allowed_lateness_ms // 1000 + 2 * policy.bucket_ms // 1000 + 300
+    bucket_ttl = bucket_ttl_seconds(longest_window_seconds, policy)
     store = PartitionStore(
         Redis.from_url(redis_url),
         prefix=redis_prefix,

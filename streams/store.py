@@ -26,6 +26,12 @@ from processors.windows import local_day
 from streams.redis_keys import STAT_PREFIX, PartitionKeys, Stream, figure_field, partition_member, partitions_key
 
 
+def bucket_ttl_seconds(longest_window_seconds: int, policy: KpiPolicy) -> int:
+    """How long a minute bucket lives after its last write: the longest window, the lateness, two buckets and
+    five minutes of margin, so it outlives every window that can still read it."""
+    return longest_window_seconds + policy.allowed_lateness_ms // 1000 + 2 * policy.bucket_ms // 1000 + 300
+
+
 class WriteOutcome(Enum):
     WRITTEN = "written"
     FENCED = "fenced"

@@ -12,11 +12,20 @@ from typing import Any
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
+from callpulse.cli import main
 from callpulse.recompute import parse_now
 from callpulse.recompute_apply import FencedError, Recomputer, RecomputeTally
 from callpulse.recompute_prefix import RecomputeError, check_prefix
-from callpulse.recompute_report import LiveRow, figures_document, live_rows, render_tables, window_rows
+from callpulse.recompute_report import (
+    LiveRow,
+    compare_figures,
+    figures_document,
+    live_rows,
+    render_tables,
+    window_rows,
+)
 from callpulse.recompute_sources import BadLine, SourceBatch, parse_event_line, read_events_file
 from callpulse.recompute_summary import Progress, render_summary, summary_document
 from callpulse.simulator import DEFAULT_PROFILE, TrafficModel, event_line
@@ -144,7 +153,7 @@ def test_figures_document_is_plain_json_and_the_table_shows_every_row() -> None:
     document = figures_document(_snapshot(), _view())
     assert json.loads(json.dumps(document)) == document
     assert document["windows"][0]["asa_seconds"] == 10.0
-    text = render_tables(window_rows(_snapshot(), _view()), live_rows(_snapshot()))
+    text = render_tables(document)
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["queue", "window", "arrived"]
     assert any(line.split()[:3] == [SUPPORT, "5m", "12"] and "54.5" in line for line in lines)  # SL 6/11 in %
@@ -153,7 +162,20 @@ def test_figures_document_is_plain_json_and_the_table_shows_every_row() -> None:
 
 
 def test_an_empty_snapshot_says_so() -> None:
-    assert "no figures" in render_tables([], [])
+    assert "no figures" in render_tables({"windows": [], "live": []})
+
+
+def test_comparing_figures_lists_every_difference() -> None:
+    live = figures_document(_snapshot(), _view())
+    assert compare_figures(live, json.loads(json.dumps(live))) == []
+    changed = _snapshot()
+    changed.totals[(SUPPORT, "5m")] = {**changed.totals[(SUPPORT, "5m")], "answered": 9}
+    changed.waiting = {SUPPORT: (2, NOW - 30_500)}  # sales has agents only: still a queue
+    del changed.agents[(SALES, "aux")]
+    differences = compare_figures(live, figures_document(changed, _view()))
+    assert f"{SUPPORT} 5m answered: live 8, recomputed 9" in differences
+    assert f"{SUPPORT} 5m offered: live 11, recomputed 12" in differences
+    assert f"{SALES}: only in the live figures" in differences
 
 
 # --- the events file --------------------------------------------------------------------------------------
@@ -315,6 +337,20 @@ def test_the_live_prefix_and_odd_prefixes_are_refused() -> None:
     with pytest.raises(RecomputeError, match="letters, digits"):
         check_prefix("a b*", "callpulse")
     check_prefix("callpulse-recomputed", "callpulse")
+
+
+def test_the_command_has_help_with_examples_and_wants_one_source() -> None:
+    runner = CliRunner()
+    shown = runner.invoke(main, ["recompute", "--help"])
+    assert shown.exit_code == 0
+    assert (
+        "Examples:" in shown.output and "--idle-seconds" in shown.output and "one watermark per stream" in shown.output
+    )
+    for args in ([], ["--from-kafka", "--events-file", __file__]):
+        refused = runner.invoke(main, ["recompute", *args])
+        assert refused.exit_code == 2 and "exactly one of --events-file PATH and --from-kafka" in refused.output
+    bad_now = runner.invoke(main, ["recompute", "--from-kafka", "--now", "yesterday"])
+    assert bad_now.exit_code == 2 and "--now" in bad_now.output
 
 
 def test_now_is_rfc3339_or_the_wall_clock() -> None:
