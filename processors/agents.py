@@ -99,13 +99,9 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
     With ``policy.per_agent`` every figure is also kept under the agent's own key.
     """
     sums: dict[BucketKey, int] = {}
-    agent = (
-        agent_key(QueueRef.from_qid(timeline.transitions[0].qid).tenant, timeline.agent_id)
-        if timeline.transitions
-        else ""
-    )
 
     def add(bucket: int, qid: str, figure: str, value: int) -> None:
+        agent = agent_key(QueueRef.from_qid(qid).tenant, timeline.agent_id)  # the tenant the figure counts in
         for owner in (qid, agent) if policy.per_agent else (qid,):
             key = (bucket, owner, figure)
             sums[key] = sums.get(key, 0) + value

@@ -1,4 +1,5 @@
-"""KPI formulas over summed figures: the four service-level variants, abandon ratio, ASA, AHT and friends.
+"""KPI formulas over summed figures: the four service-level variants, abandon ratio, ASA, AHT and friends,
+and the customer (FRT, ART, CSAT, NPS, CES) and agent (occupancy, utilization) KPIs built from real events.
 
 One hand-computed table drives the service-level and abandon cases (T = the channel's threshold):
 
@@ -21,11 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import oracle
-from oracle import contact_event, records
+from oracle import T0, agent_event, contact_event, records
 from processors import formulas
 from processors.figures import Figure, KpiPolicy
 from processors.formulas import ServiceLevelVariant as V
-from processors.partition import ContactPartition
+from processors.partition import AgentPartition, ContactPartition
 
 TABLE = {
     "answered": 8,
@@ -179,6 +180,95 @@ def test_table_built_from_events() -> None:
     assert totals == oracle.figures(events).sums_by_figure()
     for variant, timeouts, expected in SERVICE_LEVELS:
         assert formulas.service_level_ratio(totals, variant, include_timeouts=timeouts) == expected
+
+
+# ------------------------------------------------------------------------- customer and agent KPIs from events
+
+
+def summed(changes_sums: dict[tuple[int, str, str], int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for (_bucket, _qid, figure), value in changes_sums.items():
+        totals[figure] = totals.get(figure, 0) + value
+    return totals
+
+
+def test_customer_kpis_built_from_events() -> None:
+    """kpi-reference "Customer KPIs" and average wait, from chat contacts, resolutions and surveys.
+
+    s     0 c1 q ~~ 10 a ------ 30 fr                    wait 10 s, FRT 30 s
+          0 c2 q ~~~~~~~~~~~~~~~~~~~ 50 fr ~~~~ 80 timeout wait 80 s, FRT 50 s
+          0 c3 q ~ 3 ab (short)                          wait 3 s (short abandons count in the average wait)
+    average wait (10 + 80 + 3) / 3 = 31 s; FRT (30 + 50) / 2 = 40 s
+    resolutions: opened 1 h before 0 s, resolved at 0 s (3600 s); opened at 0 s, resolved at 1800 s -> ART 2700 s
+    CSAT 5 4 2 1: satisfied 2 of 4 = 0.5, mean 3; NPS 10 9 9 7 3: (3 promoters - 1 detractor) / 5 = 40;
+    CES 2 3 7: mean 4
+    """
+    ev = contact_event
+    chat = {"channel": "chat"}
+    events = [
+        *[ev("queued", 0, contact=c, **chat) for c in ("c1", "c2", "c3")],
+        ev("answered", 10_000, contact="c1", **chat),
+        ev("first_response", 30_000, contact="c1", **chat),
+        ev("first_response", 50_000, contact="c2", **chat),
+        ev("timeout", 80_000, contact="c2", **chat),
+        ev("abandoned", 3_000, contact="c3", **chat),
+        ev("resolved", 0, contact="r1", opened_at=oracle.iso(T0 - 3_600_000), **chat),
+        ev("resolved", 1_800_000, contact="r2", opened_at=oracle.iso(T0), **chat),
+        *[
+            ev("survey", 1_800_000 + n, contact=f"s{n}", **chat, **scores)
+            for n, scores in enumerate(
+                [
+                    {"csat": 5, "nps": 10, "ces": 2},
+                    {"csat": 4, "nps": 9},
+                    {"csat": 2, "nps": 9, "ces": 3},
+                    {"csat": 1, "nps": 7},
+                    {"nps": 3, "ces": 7},
+                ]
+            )
+        ],
+    ]
+    changes = ContactPartition(KpiPolicy()).apply_batch(records(events))
+    assert changes.dead_letters == []
+    totals = summed(changes.sums)
+    assert totals == oracle.figures(events).sums_by_figure()
+    assert formulas.average_wait_seconds(totals) == 31.0
+    assert formulas.first_response_seconds(totals) == 40.0
+    assert formulas.resolution_seconds(totals) == 2_700.0
+    assert formulas.csat_ratio(totals) == 0.5
+    assert formulas.csat_mean_score(totals) == 3.0
+    assert formulas.net_promoter_score(totals) == 40.0
+    assert formulas.customer_effort_score(totals) == 4.0
+
+
+def test_nps_range() -> None:
+    assert formulas.net_promoter_score({"nps_responses": 4, "nps_promoters": 4}) == 100.0
+    assert formulas.net_promoter_score({"nps_responses": 4, "nps_detractors": 4}) == -100.0
+    assert formulas.net_promoter_score({"nps_responses": 2}) == 0.0  # passives only
+    assert formulas.net_promoter_score({}) is None
+
+
+def test_occupancy_and_utilization_built_from_events() -> None:
+    """kpi-reference: occupancy = handle / (handle + available idle); utilization = handle / logged-in time.
+
+    s    0 avail ~~ 30 on_contact ------------- 150 wrapup -- 170 aux ---- 200 avail ~~~ 260 offline
+    available 30 + 60 = 90 s, on_contact 120 s, wrapup 20 s, aux 30 s (offline not counted)
+    occupancy (120 + 20) / (140 + 90) = 140/230; utilization 140 / (140 + 90 + 30) = 140/260
+    """
+    ag = agent_event
+    events = [
+        ag("available", 0),
+        ag("on_contact", 30_000),
+        ag("wrapup", 150_000),
+        ag("aux", 170_000, reason="lunch"),
+        ag("available", 200_000),
+        ag("offline", 260_000),
+    ]
+    totals = summed(AgentPartition(KpiPolicy()).apply_batch(records(events)).sums)
+    assert totals == oracle.figures(events).sums_by_figure()
+    assert formulas.occupancy_ratio(totals) == 140 / 230
+    assert formulas.utilization_ratio(totals) == 140 / 260
+    assert formulas.occupancy_ratio({}) is None
+    assert formulas.utilization_ratio({"state_ms.offline": 5}) is None
 
 
 # ---------------------------------------------------------------------------------------------- properties

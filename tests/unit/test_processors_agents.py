@@ -362,6 +362,15 @@ def test_late_agent_event_is_rejected() -> None:
     assert b2.stats == {"applied": 1, "dead_letter:late_event": 1}
 
 
+def test_late_duplicate_is_dead_lettered_as_late() -> None:
+    #   s    0 alice avail   ..........   700 bob avail (watermark)      alice's 0 s event again: late
+    policy = KpiPolicy(allowed_lateness_ms=600_000)
+    available = ag("available", 0)
+    _, (_, b2) = run([[available, ag("available", 700_000, agent="bob")], [available]], policy)
+    assert [(d.offset, d.rejection.code) for d in b2.dead_letters] == [(2, RejectReason.LATE_EVENT)]
+    assert b2.stats == {"dead_letter:late_event": 1}
+
+
 def test_gap_older_than_the_lateness_still_counts_when_it_ends() -> None:
     # lateness 60 s. Old transitions are pruned, but the newest one before the horizon is kept: it can
     # still start a gap.
@@ -500,7 +509,6 @@ CROSS_TENANT_REASON = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=CROSS_TENANT_REASON)
 def test_per_agent_figures_of_an_agent_in_two_tenants() -> None:
     # An agent (one agent_id, one timeline) serving two tenants, e.g. an outsourcer's agent: each figure's
     # per-agent copy belongs to the tenant of the queue it is counted under, not to demo for everything.
@@ -520,7 +528,6 @@ def test_per_agent_figures_of_an_agent_in_two_tenants() -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=CROSS_TENANT_REASON + "; so the totals per key depend on arrival order")
 def test_per_agent_totals_of_an_agent_in_two_tenants_do_not_depend_on_arrival_order() -> None:
     # lateness 60 s. alice is available in demo at 0 s, then in aux in acme from 439 s. Her 490 s event prunes
     # her timeline at the horizon (watermark - 60 s): 440 s if bob's 500 s event came first (the demo

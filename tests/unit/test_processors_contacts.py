@@ -895,6 +895,18 @@ def test_late_events_beyond_the_allowed_lateness() -> None:
     assert leg("c1") not in partition.legs
 
 
+def test_late_duplicate_is_dead_lettered_as_late() -> None:
+    # docs/events.md 7: lateness is checked first, so a copy of an applied event that is now late is a late
+    # event, not a silent duplicate (the leg is still kept: an open leg stays for 4 h).
+    #   s    0 q (c1)   ......................... 700 q (c2): watermark        then q (c1) again: 700 s behind
+    policy = KpiPolicy(allowed_lateness_ms=600_000)
+    queued = ev("queued", 0)
+    partition, (_, b2) = run([[queued, ev("queued", 700_000, contact="c2")], [queued]], policy)
+    assert leg("c1") in partition.legs
+    assert [(d.offset, d.rejection.code) for d in b2.dead_letters] == [(2, RejectReason.LATE_EVENT)]
+    assert b2.stats == {"dead_letter:late_event": 1}
+
+
 def test_lateness_counts_from_the_newest_event_inside_the_same_batch() -> None:
     #   arrival: q c0 @ 0, q c1 @ 700 s (watermark jumps), q c2 @ 50 s (650 s behind: late)
     policy = KpiPolicy(allowed_lateness_ms=600_000)
@@ -1354,7 +1366,8 @@ def test_per_agent_key_has_the_tenant_of_the_leg() -> None:
     assert (T0 + MINUTE, ALICE, "handle_ms") not in changes[0].sums
 
 
-# ------------------------------------------------------------------------------------------ known bugs
+# ------------------------------------------------------------------ fixed bugs, kept as regressions
+# Holds of 0 ms touching another hold in the same ms; fixed in 2524dce (same-ms hold events alternate).
 
 
 def test_zero_length_hold_then_a_new_hold_in_the_same_ms() -> None:

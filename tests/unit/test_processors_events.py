@@ -180,10 +180,84 @@ VALUE_CASES = [
     reject_case("reason with space", "agents", make("agents", type="aux", reason="lunch break"), R.INVALID_VALUE),
 ]
 
+RESOLVED = {"type": "resolved", "opened_at": "2026-11-23T08:00:00Z"}
+NEW_FIELD_CASES = [
+    reject_case(
+        "resolved without opened_at", "contacts", make("contacts", type="resolved"), R.MISSING_FIELD, "opened_at"
+    ),
+    reject_case(
+        "opened_at null", "contacts", make("contacts", type="resolved", opened_at=None), R.MISSING_FIELD, "opened_at"
+    ),
+    reject_case(
+        "opened_at as number",
+        "contacts",
+        make("contacts", type="resolved", opened_at=1_795_424_400_000),
+        R.WRONG_TYPE,
+        "opened_at",
+    ),
+    reject_case(
+        "opened_at naive",
+        "contacts",
+        make("contacts", type="resolved", opened_at="2026-11-23T08:00:00"),
+        R.INVALID_VALUE,
+        "opened_at",
+    ),
+    #   event_time 09:00:00.250, opened 1 ms later
+    reject_case(
+        "opened_at after the resolution",
+        "contacts",
+        make("contacts", type="resolved", opened_at="2026-11-23T09:00:00.251Z"),
+        R.NEGATIVE_DURATION,
+        "opened_at",
+    ),
+    reject_case("survey without a score", "contacts", make("contacts", type="survey"), R.MISSING_FIELD, "csat"),
+    reject_case(
+        "survey of null scores", "contacts", make("contacts", type="survey", csat=None, nps=None), R.MISSING_FIELD
+    ),
+    *[
+        reject_case(
+            f"survey {name} {value}",
+            "contacts",
+            make("contacts", type="survey", **{name: value}),
+            R.INVALID_VALUE,
+            name,
+        )
+        for name, value in (("csat", 0), ("csat", 6), ("nps", -1), ("nps", 11), ("ces", 0), ("ces", 8))
+    ],
+    *[
+        reject_case(
+            f"survey {name} as {label}",
+            "contacts",
+            make("contacts", type="survey", **{name: value}),
+            R.WRONG_TYPE,
+            name,
+        )
+        for name, value, label in (("csat", "4", "text"), ("nps", 9.0, "9.0"), ("ces", True, "boolean"))
+    ],
+    reject_case(
+        "one bad score among good ones",
+        "contacts",
+        make("contacts", type="survey", csat=4, nps=12, ces=2),
+        R.INVALID_VALUE,
+        "nps",
+    ),
+    reject_case("queues as a string", "agents", make("agents", queues="support"), R.WRONG_TYPE, "queues"),
+    reject_case("queues of numbers", "agents", make("agents", queues=[1, 2]), R.WRONG_TYPE, "queues"),
+    reject_case("queues as an object", "agents", make("agents", queues={"support": 1}), R.WRONG_TYPE, "queues"),
+    reject_case("queues empty", "agents", make("agents", queues=[]), R.INVALID_VALUE, "queues"),
+    reject_case(
+        "queues of 33", "agents", make("agents", queues=[f"q{n}" for n in range(33)]), R.INVALID_VALUE, "queues"
+    ),
+    reject_case("queues with a slash", "agents", make("agents", queues=["support/voice"]), R.INVALID_VALUE, "queues"),
+    reject_case(
+        "customer_id with space", "contacts", make("contacts", customer_id="crm 4711"), R.INVALID_VALUE, "customer_id"
+    ),
+]
+
 
 @pytest.mark.parametrize(
     ("stream", "raw", "code", "mentions"),
-    MISSING_CASES + WRONG_TYPE_CASES + VERSION_CASES + TYPE_CASES + BYTES_CASES + VALUE_CASES,
+    MISSING_CASES + WRONG_TYPE_CASES + VERSION_CASES + TYPE_CASES + BYTES_CASES + VALUE_CASES + NEW_FIELD_CASES,
 )
 def test_rejection(stream: str, raw: bytes, code: RejectReason, mentions: str) -> None:
     result = decode(stream, raw)
@@ -245,6 +319,26 @@ GOOD_CONTACTS = [
         make("contacts", type="survey", nps=0), contact(CT.SURVEY, survey=Survey(nps=0)), id="survey, nps only"
     ),
     pytest.param(
+        make("contacts", type="survey", csat=5, ces=7, nps=None),
+        contact(CT.SURVEY, survey=Survey(csat=5, ces=7)),
+        id="survey, a null score is absent",
+    ),
+    pytest.param(
+        make("contacts", type="resolved", opened_at="2026-11-23T10:00:00.250+01:00"),
+        contact(CT.RESOLVED, opened_ms=T_0900 + 250),
+        id="resolved at the opened time",
+    ),
+    pytest.param(
+        make("contacts", type="first_response", agent_id="carol"),
+        contact(CT.FIRST_RESPONSE, agent_id="carol"),
+        id="first_response with agent",
+    ),
+    pytest.param(
+        make("contacts", type="queued", opened_at="bad", csat=99, to_queue=3),
+        contact(CT.QUEUED),
+        id="fields of other types ignored",
+    ),
+    pytest.param(
         make("contacts", type="answered", agent_id="alice"), contact(CT.ANSWERED, agent_id="alice"), id="with agent"
     ),
     pytest.param(
@@ -304,6 +398,17 @@ GOOD_AGENTS = [
         make("agents", type="available", reason="lunch"), agent(AgentState.AVAILABLE), id="reason ignored off aux"
     ),
     pytest.param(make("agents", channel="social", skill="fr"), None, id="social, extra field"),
+    pytest.param(
+        make("agents", queues=["support", "sales", "support"]),
+        agent(AgentState.AVAILABLE, queues=("support", "sales")),
+        id="queues, duplicates dropped",
+    ),
+    pytest.param(make("agents", queues=None), agent(AgentState.AVAILABLE), id="queues null is absent"),
+    pytest.param(
+        make("agents", type="offline", queues=[f"q{n}" for n in range(32)]),
+        agent(AgentState.OFFLINE, queues=tuple(f"q{n}" for n in range(32))),
+        id="queues of 32 on offline",
+    ),
 ]
 
 
@@ -321,13 +426,22 @@ def test_good_agent_events_decode_exactly(raw: bytes, expected: AgentEvent | Non
     assert decoded == expected
 
 
+def test_member_qids() -> None:
+    #   the event's tenant and channel; the listed queues only (its own queue is not added); none: its own queue
+    listed = decode_agent_event(make("agents", channel="chat", queues=["sales", "billing"]))
+    plain = decode_agent_event(make("agents"))
+    assert isinstance(listed, AgentEvent) and isinstance(plain, AgentEvent)
+    assert listed.member_qids == ("demo/sales/chat", "demo/billing/chat")
+    assert plain.member_qids == ("demo/support/voice",)
+
+
 def test_qid_round_trips() -> None:
     where = QueueRef("demo", "support.en", Channel.EMAIL)
     assert where.qid == "demo/support.en/email"
     assert QueueRef.from_qid(where.qid) == where
 
 
-# ----------------------------------------------------------------------------------------------- known bugs
+# ------------------------------------------------------------------------- fixed bugs, kept as regressions
 
 
 @pytest.mark.parametrize("channel", [5, ["voice"], True], ids=["number", "list", "boolean"])
@@ -344,8 +458,21 @@ def test_channel_of_the_wrong_type_is_wrong_type(channel: Any) -> None:
         ("contacts", make("contacts", type="queued", to_queue="billing/voice")),
         ("agents", make("agents", type="available", reason="lunch break")),
         ("agents", make("agents", type="offline", reason=7)),
+        ("contacts", make("contacts", type="answered", opened_at=7)),
+        ("contacts", make("contacts", type="resolved", opened_at="2026-11-23T08:00:00Z", csat="great")),
+        ("contacts", make("contacts", type="survey", csat=4, opened_at="2026-11-24T00:00:00Z")),
+        ("contacts", make("contacts", type="ended", customer_id=["x"])),
     ],
-    ids=["to_queue number on ended", "to_queue bad on queued", "reason bad on available", "reason number on offline"],
+    ids=[
+        "to_queue number on ended",
+        "to_queue bad on queued",
+        "reason bad on available",
+        "reason number on offline",
+        "opened_at number on answered",
+        "csat text on resolved",
+        "opened_at after the survey",
+        "customer_id list on ended",
+    ],
 )
 def test_misplaced_optional_field_is_ignored_whatever_its_value(stream: str, raw: bytes) -> None:
     result = decode(stream, raw)

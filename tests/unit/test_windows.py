@@ -1,4 +1,4 @@
-"""Epoch-aligned buckets and rolling windows: bucket_start, WindowSpec validation, labels and edges.
+"""Epoch-aligned buckets and rolling windows: bucket_start, split_by_bucket, WindowSpec validation, labels, edges.
 
 Buckets are [start, start + width); a window of n buckets read at ``now`` covers the bucket holding now and
 the n - 1 before it (plus buckets ahead of now, for producer clocks running early).
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.windows import WindowSpec, bucket_start
+from processors.windows import WindowSpec, bucket_start, split_by_bucket
 
 S = 1_000
 M = 60_000
@@ -49,6 +49,57 @@ def test_bucket_start_is_the_aligned_floor(time_ms: int, width_ms: int) -> None:
     start = bucket_start(time_ms, width_ms)
     assert start % width_ms == 0
     assert start <= time_ms < start + width_ms
+
+
+# ------------------------------------------------------------------------------------------- split_by_bucket
+
+#   width 60 s, times in s after T0; an interval [start, end) cut at bucket edges:
+#
+#   s        0 ............ 50 |60 ......................... 120| ........ 130
+#   [50, 130)                ~~|~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~|~~~~~~~~~~)      -> 10 s, 60 s, 10 s
+SPLITS = [
+    (50 * S, 130 * S, M, [(T0, 10 * S), (T0 + M, M), (T0 + 2 * M, 10 * S)]),
+    (0, M, M, [(T0, M)]),  # exactly one bucket: nothing in the next one
+    (0, M + 1, M, [(T0, M), (T0 + M, 1)]),  # 1 ms into the next bucket
+    (M - 1, M, M, [(T0, 1)]),  # the last ms of a bucket
+    (M - 1, M + 1, M, [(T0, 1), (T0 + M, 1)]),  # 1 ms each side of an edge
+    (10 * S, 20 * S, M, [(T0, 10 * S)]),  # inside one bucket
+    (0, 3 * M, M, [(T0, M), (T0 + M, M), (T0 + 2 * M, M)]),  # edge to edge
+    (0, 0, M, []),  # empty
+    (30 * S, 10 * S, M, []),  # end before start: nothing
+    (14 * M, 16 * M, 15 * M, [(T0, M), (T0 + 15 * M, M)]),  # 15-minute intervals
+    (5, 8, 1, [(T0 + 5, 1), (T0 + 6, 1), (T0 + 7, 1)]),  # 1 ms buckets
+]
+
+
+@pytest.mark.parametrize(("start", "end", "width", "pieces"), SPLITS)
+def test_split_by_bucket(start: int, end: int, width: int, pieces: list[tuple[int, int]]) -> None:
+    assert split_by_bucket(T0 + start, T0 + end, width) == pieces
+
+
+def test_split_by_bucket_before_the_epoch() -> None:
+    #   ms  -90 000 ..... -60 000 | ..... 0 | ..... 30 000
+    assert split_by_bucket(-90_000, 30_000, M) == [(-2 * M, 30_000), (-M, M), (0, 30_000)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-(10**12), 10**12), st.integers(1, H), st.integers(0, 50), st.integers(0, H))
+def test_split_by_bucket_covers_the_interval_once(start: int, width: int, whole: int, extra: int) -> None:
+    """The pieces lie in consecutive aligned buckets, in order, and add up to the interval; brute force by the
+    overlap of [start, end) with every bucket from the one holding start."""
+    length = whole * width + extra % width  # up to ~50 buckets, any remainder
+    end = start + length
+    pieces = split_by_bucket(start, end, width)
+    assert sum(ms for _, ms in pieces) == length
+    first = start - start % width
+    expected = []
+    bucket = first
+    while bucket < end:
+        overlap = min(end, bucket + width) - max(start, bucket)
+        if overlap > 0:
+            expected.append((bucket, overlap))
+        bucket += width
+    assert pieces == expected
 
 
 # ------------------------------------------------------------------------------------------------ WindowSpec
