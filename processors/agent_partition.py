@@ -33,14 +33,8 @@ class AgentPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_agent_event(raw)
-        if isinstance(event, Rejection):
-            changes.reject(offset, key, raw, event)
-            return
-        late = self._too_late(event.time_ms)
-        if late is not None:
-            changes.reject(offset, key, raw, late)
-            return
-        self._apply_event(event, changes, touched)
+        if self._admit(event, (offset, key, raw), changes) and not isinstance(event, Rejection):
+            self._apply_event(event, changes, touched)
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
         before = self.timelines.get(event.agent_id) or agents.AgentTimeline(event.agent_id)

@@ -47,14 +47,8 @@ class ContactPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_contact_event(raw)
-        if isinstance(event, Rejection):
-            changes.reject(offset, key, raw, event)
-            return
-        late = self._too_late(event.time_ms)
-        if late is not None:
-            changes.reject(offset, key, raw, late)
-            return
-        self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
+        if self._admit(event, (offset, key, raw), changes) and not isinstance(event, Rejection):
+            self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
 
     def _apply_event(
         self,

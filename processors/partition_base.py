@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from processors.batch import BatchChanges
 from processors.events import (
@@ -13,6 +13,13 @@ from processors.events import (
 from processors.figures import KpiPolicy
 
 Record = tuple[int, bytes | None, bytes]  # (offset, key, value)
+
+
+class _Timed(Protocol):
+    @property
+    def time_ms(self) -> int: ...
+
+
 SEEN_PREFIX = "#"  # record keys of standalone event ids (leg keys start with a tenant name: never '#')
 
 
@@ -48,6 +55,15 @@ class PartitionBase:
             self._finish(changes, touched)
         changes.watermark_ms = self.watermark_ms
         return changes
+
+    def _admit(self, decoded: _Timed | Rejection, record: Record, changes: BatchChanges) -> bool:
+        """Whether a decoded record may be applied: it is valid and not late; else it is dead-lettered."""
+        offset, key, raw = record
+        rejection = decoded if isinstance(decoded, Rejection) else self._too_late(decoded.time_ms)
+        if rejection is not None:
+            changes.reject(offset, key, raw, rejection)
+            return False
+        return True
 
     def _advance_watermark(self, time_ms: int) -> None:
         self.watermark_ms = max(self.watermark_ms, time_ms)
