@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     )
     fcr_days: int = Field(7, ge=1, le=90, description="A repeat contact within this many days fails FCR")
     timezone: str = Field("UTC", description="IANA time zone of the contact center: where 'today' starts")
-    interval_minutes: Literal[15, 30] = Field(15, description="Length of the aligned report intervals")
+    interval_minutes: int = Field(15, description="Length of the aligned report intervals: 15 or 30")
     interval_retention_days: int = Field(7, ge=1, le=400, description="How long interval figures are kept in Redis")
     per_agent_metrics: bool = Field(False, description="Also export figures per agent (label agent)")
     per_agent_max_series: int = Field(
@@ -122,6 +122,13 @@ class Settings(BaseSettings):
             if any(len(pair) != 2 or pair[0].count("/") not in {1, 2} for pair in pairs):
                 raise ValueError("expected queue/channel=variant pairs, e.g. support/voice=abandons_ignored")
             return {name.strip(): variant.strip() for name, variant in pairs}
+        return value
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _check_interval(cls, value: int) -> int:
+        if value not in {15, 30}:
+            raise ValueError("must be 15 or 30")
         return value
 
     @field_validator("timezone")
