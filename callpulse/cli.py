@@ -241,6 +241,68 @@ def recompute(
 
 
 @main.command(
+    epilog="""\b
+Examples:
+  callpulse top                                  # every queue, 15-minute window, refresh every second
+  callpulse top --window today --sort name
+  callpulse top --wait-threshold 30 --sl-target 0.9 --interval 2
+  callpulse top --redis-url redis://redis:6379/0 --once > board.txt
+
+\b
+Keys: q quit, w next window (5m, 15m, 1h, today, interval, last_interval), s sort by longest wait / name.
+Colours: longest wait red at --wait-threshold, yellow from half of it; SL green at --sl-target or above,
+yellow less than 10 points under it, red below. Windowed columns (SL, abandon, ASA, AHT, offered, answered)
+use the window shown in the header; waiting, longest wait and agents are now. Ctrl-C also quits.
+--once prints one plain-text frame and exits: 0 read, 1 Redis unreachable.
+"""
+)
+@click.option("--window", help="First window shown: any window label (5m, 15m, 1h, today, ...) [default: 15m]")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between refreshes"
+)
+@click.option(
+    "--wait-threshold",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Longest wait (seconds) shown red; yellow from half of it",
+)
+@click.option(
+    "--sl-target", type=click.FloatRange(0, 1), default=0.8, show_default=True, help="Service-level target ratio"
+)
+@click.option("--sort", type=click.Choice(["wait", "name"]), default="wait", show_default=True, help="First sort order")
+@click.option("--once", is_flag=True, help="Print one plain-text frame and exit")
+@_with_settings
+def top(
+    *,
+    settings: Settings,
+    window: str | None,
+    interval: float,
+    wait_threshold: float,
+    sl_target: float,
+    sort: str,
+    once: bool,
+) -> None:
+    """Live wallboard of every queue in the terminal, read from Redis like the exporter."""
+    from callpulse.top import TopOptions, choose_window, run_top
+    from callpulse.top_frame import SortKey, Thresholds
+    from callpulse.wiring import kpi_view
+
+    try:
+        choose_window(kpi_view(settings), window)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--window") from None
+    options = TopOptions(
+        window=window,
+        interval_s=interval,
+        thresholds=Thresholds(wait_seconds=wait_threshold, sl_target=sl_target),
+        sort=SortKey(sort),
+        once=once,
+    )
+    sys.exit(run_top(settings, options))
+
+
+@main.command(
     context_settings={"ignore_unknown_options": True, "help_option_names": []},
     add_help_option=False,
     epilog="""\b
@@ -256,6 +318,197 @@ def rules(args: tuple[str, ...]) -> None:
     from callpulse.rulegen import main as rules_main
 
     sys.exit(rules_main(list(args)))
+
+
+@main.command(
+    "ingest-http",
+    epilog="""\b
+Examples:
+  callpulse ingest-http
+  callpulse ingest-http --host 0.0.0.0 --port 9467 --max-batch-events 1000
+  callpulse ingest-http --kafka-bootstrap kafka:9092 --idempotence on
+  curl -s localhost:9467/v1/contact-events -H 'Content-Type: application/json' -d '{"schema_version": 1,
+    "event_id": "pbx1-1", "event_time": "2026-11-23T09:00:00Z", "type": "queued", "tenant": "demo",
+    "queue": "support", "channel": "voice", "contact_id": "call-1"}'         # -> 202 {"accepted":1}
+  curl -s localhost:9467/health
+
+\b
+Notes:
+  POST /v1/contact-events and /v1/agent-events take one event or a JSON array of them (docs/openapi.yaml).
+  All or nothing: one invalid event refuses the request (400, each bad element with its index, reason
+  and detail) and nothing is sent. 202 comes once Kafka acknowledged every event; 503 if it did not in
+  --send-timeout (resending is safe: the worker drops duplicate event ids). 413 body or batch too large,
+  415 not application/json. SIGTERM: requests in flight finish, then the producer is flushed.
+  The topics are CALLPULSE_CONTACTS_TOPIC and CALLPULSE_AGENTS_TOPIC (created if missing).
+""",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address")
+@click.option("--port", type=click.IntRange(0, 65535), default=9467, show_default=True, help="Listen port")
+@click.option(
+    "--max-body-bytes", type=click.IntRange(min=1), default=1024 * 1024, show_default=True, help="Largest request body"
+)
+@click.option(
+    "--max-batch-events", type=click.IntRange(min=1), default=500, show_default=True, help="Most events in one request"
+)
+@click.option(
+    "--send-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds Kafka has to acknowledge a request's events before the answer is 503",
+)
+@click.option(
+    "--idempotence",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Idempotent producer; auto falls back to a plain one when the broker grants no producer id (Tansu)",
+)
+@_with_settings
+def ingest_http(
+    *,
+    settings: Settings,
+    host: str,
+    port: int,
+    max_body_bytes: int,
+    max_batch_events: int,
+    send_timeout: float,
+    idempotence: str,
+) -> None:
+    """Accept contract-v1 events over HTTP (webhooks), validate them like the worker, produce them to Kafka."""
+    from callpulse.ingest_http import IngestOptions, run_ingest_http
+    from callpulse.ingest_http_checks import Limits
+    from callpulse.ingest_http_kafka import Idempotence
+
+    options = IngestOptions(
+        host=host,
+        port=port,
+        limits=Limits(max_body_bytes=max_body_bytes, max_batch_events=max_batch_events),
+        send_timeout_seconds=send_timeout,
+        idempotence=Idempotence(idempotence),
+    )
+    sys.exit(run_ingest_http(settings, options))
+
+
+@main.group(
+    epilog="""\b
+Examples:
+  callpulse ingest asterisk-queue-log /var/log/asterisk/queue_log --checkpoint /var/lib/callpulse/queue_log.ckpt
+  callpulse ingest asterisk-queue-log queue_log.1 --once --tenant acme
+  callpulse ingest asterisk-queue-log --help
+"""
+)
+def ingest() -> None:
+    """Read a contact-center system's own records and produce them as contract-v1 events to Kafka."""
+
+
+@ingest.command(
+    "asterisk-queue-log",
+    epilog="""\b
+Examples:
+  callpulse ingest asterisk-queue-log /var/log/asterisk/queue_log --checkpoint /var/lib/callpulse/ql.ckpt
+  callpulse ingest asterisk-queue-log queue_log-20261123 --once --tenant acme     # backfill, then exit
+  callpulse ingest asterisk-queue-log /var/log/asterisk/queue_log --from-end --wrapup-seconds 15
+  CALLPULSE_KAFKA_BOOTSTRAP=kafka:9092 callpulse ingest asterisk-queue-log queue_log --source-id pbx2
+
+\b
+Mapping (lines are epoch|callid|queue|agent|EVENT|data...; NONE = empty):
+  ENTERQUEUE -> queued          CONNECT -> answered + agent on_contact
+  COMPLETEAGENT/COMPLETECALLER -> ended + wrapup_ended at the same time (Asterisk logs no wrap-up)
+                                  + agent available (aux if paused meanwhile; wrapup for --wrapup-seconds)
+  TRANSFER/BLINDTRANSFER/ATTENDEDTRANSFER -> transferred + wrapup_ended, agent as above
+  ABANDON, EXITWITHKEY -> abandoned       EXITWITHTIMEOUT, EXITEMPTY -> timeout
+  PAUSE -> agent aux (reason)   UNPAUSE -> available   ADDMEMBER/REMOVEMEMBER -> membership (queues),
+  offline when no queue is left   AGENTLOGIN/AGENTLOGOFF -> available/offline
+  RINGNOANSWER, QUEUESTART, DID, ... -> no event (counted in the summary)
+  Queue and agent names become contract names (SIP/1001 -> SIP-1001). The contact id is the callid.
+
+\b
+Notes:
+  --follow (default) reads like tail -F: across rotation (the old file is finished first) and truncation
+  (read again from 0), until SIGTERM/Ctrl-C. --once reads to the end of the file, with progress and a
+  summary, then exits. Either one resumes from --checkpoint when it exists. The checkpoint (file inode,
+  byte offset, parser state) is replaced atomically, only after Kafka acknowledged (acks=all) every
+  event of the lines before it, so a restart neither skips nor repeats lines. Event ids are derived from
+  --source-id, the file and the line's byte offset: replaying a file gives the same ids, which the worker
+  drops as duplicates. Lines that cannot be mapped (garbage, unknown events, bad epochs) are logged,
+  counted and sent to CALLPULSE_DEAD_LETTER_TOPIC as {reason, detail, source, file, line_offset, payload}.
+  Exit 0 done or stopped, 1 Kafka did not acknowledge (run again to resume), 2 cannot start.
+""",
+)
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--follow/--once", default=True, show_default=True, help="Follow the live file, or read it once")
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    help="Where the position is kept; resume from it when it exists [default: none]",
+)
+@click.option("--tenant", default="default", show_default=True, help="Tenant of every event")
+@click.option(
+    "--channel",
+    type=click.Choice(["voice", "chat", "email", "social"]),
+    default="voice",
+    show_default=True,
+    help="Channel of every event",
+)
+@click.option("--source-id", default="asterisk", show_default=True, help="First part of every event id: one per PBX")
+@click.option(
+    "--wrapup-seconds",
+    type=click.IntRange(0, 86_400),
+    default=0,
+    show_default=True,
+    help="queues.conf wrapuptime: agents are in wrapup this long after each call (0: available at once)",
+)
+@click.option("--default-queue", help="Queue of AGENTLOGIN/AGENTLOGOFF lines of agents with no known queue")
+@click.option("--from-end", is_flag=True, help="Without a checkpoint, start at the end of the file (new lines only)")
+@click.option(
+    "--poll-interval", type=click.FloatRange(min=0.01), default=0.25, show_default=True, help="Seconds between polls"
+)
+@click.option(
+    "--progress-every",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="--once: progress every N lines",
+)
+@_with_settings
+def asterisk_queue_log(
+    *,
+    settings: Settings,
+    path: str,
+    follow: bool,
+    checkpoint: str | None,
+    tenant: str,
+    channel: str,
+    source_id: str,
+    wrapup_seconds: int,
+    default_queue: str | None,
+    from_end: bool,
+    poll_interval: float,
+    progress_every: int,
+) -> None:
+    """Follow (or replay) an Asterisk queue_log and produce its calls and agent states as events."""
+    from pathlib import Path
+
+    from callpulse.ingest_queue_log import IngestOptions, run_asterisk_queue_log
+    from processors.queue_log import QueueLogConfig
+
+    try:
+        config = QueueLogConfig(
+            tenant=tenant, channel=channel, source=source_id, wrapup_seconds=wrapup_seconds, default_queue=default_queue
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = IngestOptions(
+        path=Path(path),
+        config=config,
+        follow=follow,
+        checkpoint=None if checkpoint is None else Path(checkpoint),
+        from_end=from_end,
+        poll_seconds=poll_interval,
+        progress_every=progress_every,
+    )
+    sys.exit(run_asterisk_queue_log(settings, options))
 
 
 if __name__ == "__main__":
