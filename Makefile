@@ -1,7 +1,7 @@
 # callpulse: the obvious targets. `make test` is what CI runs (see README).
 PYTHON ?= python3
 
-.PHONY: install test lint typecheck format demo rules docs check
+.PHONY: install test lint typecheck format demo rules dashboards docs check
 
 install:
 	$(PYTHON) -m pip install -e '.[dev]'
@@ -25,6 +25,10 @@ demo: install
 
 rules:
 	callpulse rules generate
+	$(PYTHON) -m callpulse.k8sgen
+
+dashboards:
+	$(PYTHON) -m callpulse.dashboards generate
 
 docs:
 	$(PYTHON) -m exporters.catalog > docs/metrics.md
