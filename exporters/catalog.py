@@ -315,6 +315,60 @@ QUEUE_SL_THRESHOLD = MetricSpec(
     "-",
 )
 
+STAFFING = "the sliding window `15m` (arrivals, handle time, patience, by event time); agents as of the scrape"
+QUEUE_OFFERED_LOAD = MetricSpec(
+    "callpulse_queue_offered_load_erlangs",
+    "gauge",
+    "Offered load: arrival rate x average handle time over the last 15 minutes; left out when the window has no "
+    "arrivals or no handled contacts.",
+    QUEUE,
+    "erlangs",
+    "arrived / seconds covered x handle time / handled",
+    STAFFING,
+)
+QUEUE_AGENTS_REQUIRED = MetricSpec(
+    "callpulse_queue_agents_required",
+    "gauge",
+    "Agents needed to answer 80% of contacts within the channel's service-level threshold, by Erlang C on the "
+    "offered load.",
+    QUEUE,
+    "agents",
+    "least N > A with 1 - C(N, A) exp(-(N - A) T / AHT) >= 0.8",
+    STAFFING,
+)
+QUEUE_PREDICTED_SERVICE_LEVEL = MetricSpec(
+    "callpulse_queue_predicted_service_level_ratio",
+    "gauge",
+    "Service level predicted for the offered load with the agents serving now, under the queue's abandon "
+    "treatment, by model: erlang_c (0 when agents <= load), erlang_a (with the patience observed; only when "
+    "contacts abandoned).",
+    (*QUEUE, "model"),
+    "ratio",
+    "erlang_c: 1 - C(N, A) exp(-(N - A) T / AHT); erlang_a: M/M/N+M (processors/staffing.py)",
+    STAFFING,
+)
+QUEUE_PREDICTED_ANSWER_SPEED = MetricSpec(
+    "callpulse_queue_predicted_answer_speed_seconds",
+    "gauge",
+    "Average speed of answer (mean wait of answered contacts) predicted for the offered load with the agents "
+    "serving now, by model (erlang_c, erlang_a); +Inf when no contact would ever be answered (Erlang C with "
+    "agents <= load, or no agent).",
+    (*QUEUE, "model"),
+    "seconds",
+    "erlang_c: C(N, A) AHT / (N - A); erlang_a: E[wait; answered] / P(answered)",
+    STAFFING,
+)
+QUEUE_AGENTS_LOGGED_IN = MetricSpec(
+    "callpulse_queue_agents_logged_in",
+    "gauge",
+    "Agents serving the queue now: available, on a contact or in wrap-up (aux and offline left out); an agent "
+    "of several queues counts in each.",
+    QUEUE,
+    "agents",
+    "count of agents in states available, on_contact, wrapup",
+    LIVE,
+)
+
 EVENTS_APPLIED = MetricSpec(
     "callpulse_events_applied_total",
     "counter",

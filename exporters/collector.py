@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 from redis import Redis
 from redis.exceptions import RedisError
 
-from exporters import agent_metrics, catalog, queue_metrics
+from exporters import agent_metrics, catalog, queue_metrics, staffing_metrics
 from exporters.reader import Snapshot, read_snapshot
 from exporters.view import KpiView, family
 from streams.redis_keys import STREAMS
@@ -53,6 +53,7 @@ class CallpulseCollector(Collector):
         yield up
         yield from queue_metrics.windowed(snapshot, self.view)
         yield from queue_metrics.live(snapshot, self.view)
+        yield from staffing_metrics.staffing_families(snapshot, self.view)
         yield from agent_metrics.per_agent(snapshot, self.view)
         yield from self._pipeline_metrics(snapshot)
         duration = family(catalog.SCRAPE_DURATION)

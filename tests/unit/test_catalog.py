@@ -36,6 +36,7 @@ def test_names_follow_prometheus_conventions(spec: catalog.MetricSpec) -> None:
         "agent",
         "survey",
         "variant",
+        "model",
     }
     assert spec.help.endswith(".")
 
