@@ -117,6 +117,7 @@ Examples:
   callpulse simulate
   callpulse simulate --scale 5 --seed 7
   callpulse simulate --speed 10 --duration 600
+  callpulse simulate --events-file day.jsonl --hours 24     # a day of history to a file, no Kafka
 """
 )
 @click.option(
@@ -128,13 +129,33 @@ Examples:
 @click.option(
     "--duration", type=float, default=None, help="Stop after this many real seconds (default: run until Ctrl-C)"
 )
+@click.option(
+    "--events-file", type=click.Path(dir_okay=False), default=None, help="Write the events to this JSON-lines file"
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="With --events-file: hours of traffic, ending now",
+)
 @_with_settings
 def simulate(
-    *, settings: Settings, scale: float, seed: int, speed: float, warm_start: int, duration: float | None
+    *,
+    settings: Settings,
+    scale: float,
+    seed: int,
+    speed: float,
+    warm_start: int,
+    duration: float | None,
+    events_file: str | None,
+    hours: float,
 ) -> None:
-    """Produce simulated contact-center traffic to the configured Kafka."""
-    from callpulse.runners import run_simulator
+    """Produce simulated contact-center traffic to the configured Kafka, or write it to a file."""
+    from callpulse.runners import run_simulator, write_simulated_file
 
+    if events_file is not None:
+        sys.exit(write_simulated_file(events_file, scale=scale, seed=seed, hours=hours))
     sys.exit(
         run_simulator(settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start, duration=duration)
     )

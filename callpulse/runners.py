@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from typing import Any
 
 from callpulse import preflight, wiring
@@ -82,4 +83,26 @@ def run_simulator(
     except KeyboardInterrupt:
         return 0
     log.info("simulator sent %s events", sent)
+    return 0
+
+
+def write_simulated_file(path: str, *, scale: float, seed: int, hours: float) -> int:
+    """Write ``hours`` of simulated traffic ending now to a JSON-lines file, an hour at a time, with progress."""
+    import time
+
+    from callpulse.simulator import DEFAULT_PROFILE, TrafficModel, event_line
+
+    now_ms = int(time.time() * 1000)
+    model = TrafficModel(seed, now_ms - int(hours * 3_600_000), DEFAULT_PROFILE.scaled(scale))
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        at = model.now_ms
+        while at < now_ms:
+            at = min(now_ms, at + 3_600_000)
+            for event in model.advance_to(at):
+                out.write(event_line(event) + "\n")
+                written += 1
+            done = 1 - (now_ms - at) / (hours * 3_600_000)
+            print(f"simulate: {done:6.1%} of {hours:g} h, {written} events", file=sys.stderr, flush=True)
+    print(f"simulate: wrote {written} events to {path} (seed {seed}, scale {scale:g})", file=sys.stderr)
     return 0

@@ -81,3 +81,13 @@ def test_exporter_reports_redis_down_instead_of_stale_figures(pipeline: Pipeline
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{url}/nothing", timeout=5)
     assert missing.value.code == 404
+
+
+def test_simulate_writes_an_events_file_that_recompute_reads(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "day.jsonl"  # type: ignore[operator]
+    result = _run("simulate", "--events-file", str(path), "--hours", "1", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stderr and "100.0%" in result.stderr
+    lines = path.read_text().splitlines()
+    assert len(lines) > 500
+    assert result.stderr.strip().endswith(f"wrote {len(lines)} events to {path} (seed 3, scale 1)")
