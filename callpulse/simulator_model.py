@@ -14,8 +14,9 @@ The model, per queue (a queue name on one channel, with its own agent pool):
   take its contacts too (every agent event lists the agent's ``queues``);
 * on every channel but voice the agent's first reply is a ``first_response`` event, a little after the
   answer and before the end of talk;
-* talk time is lognormal; some contacts are put on hold once; a few are ``transferred`` to another queue
-  of the same channel (a new leg: ``queued`` there with the same contact id), the rest ``ended``;
+* talk time is lognormal (or exponential, ``talk_distribution``); some contacts are put on hold once; a few
+  are ``transferred`` to another queue of the same channel (a new leg: ``queued`` there with the same contact
+  id), the rest ``ended``;
 * the agent then does wrap-up (``wrapup`` state, contact ``wrapup_ended``), sometimes takes an ``aux``
   break with a reason, and is ``available`` again;
 * after the wrap-up of an ``ended`` leg, some contacts are ``resolved`` (with ``opened_at``, the time the
@@ -305,7 +306,10 @@ class TrafficModel:
             queue = leg.queue
             leg.phase = "talking"
             self._leg_event(at, leg, "answered")
-            talk = self._lognormal_ms(queue.talk_mean_seconds, queue.talk_sigma, floor_seconds=10.0)
+            if queue.talk_distribution == "exponential":  # M/M/N service: memoryless, no floor
+                talk = self._ms(self._rng.expovariate(1.0 / queue.talk_mean_seconds))
+            else:
+                talk = self._lognormal_ms(queue.talk_mean_seconds, queue.talk_sigma, floor_seconds=10.0)
             replied = 0  # the first reply, after the answer; voice has none
             if queue.channel != "voice":
                 replied = self._lognormal_ms(queue.first_response_mean_seconds, 0.5, floor_seconds=2.0)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Channel = Literal["voice", "chat", "email", "social"]
+TalkDistribution = Literal["lognormal", "exponential"]
+TALK_DISTRIBUTIONS: tuple[TalkDistribution, ...] = ("lognormal", "exponential")
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """Tenant, queue and aux-reason names (contract v1)."""
@@ -42,8 +44,14 @@ def _check_weights(what: str, weights: tuple[float, ...], size: int) -> None:
 class QueueProfile:
     """One queue on one channel, with its arrivals and its own pool of agents.
 
-    Times are seconds. Talk time is lognormal with the given mean and log-space sigma; patience, hold and
-    wrap-up are exponential / lognormal around their means (see ``TrafficModel``). On every channel but
+    Times are seconds. Talk time is lognormal with the given mean and log-space sigma (at least 10 s);
+    ``talk_distribution="exponential"`` makes it exponential with that mean instead (no floor, ``talk_sigma``
+    unused). Patience, hold and wrap-up are exponential / lognormal around their means (see ``TrafficModel``).
+    With exponential talk, ``hold_probability=0``, ``wrapup_mean_seconds=0``, ``ring_seconds=(0, 0)``, no
+    transfers, no ``max_wait_seconds`` and a patience far beyond any wait (say 1e9 s), a voice queue is an
+    M/M/N queue (Erlang C): the agent is seized and the contact ``answered`` at the same instant, so the
+    measured wait is the M/M/N wait and the handle time the exponential service time (give the
+    ``TrafficProfile`` ``aux_probability=0`` and ``login_spread_seconds=0`` too). On every channel but
     voice the agent's first reply (``first_response``) comes a lognormal time around
     ``first_response_mean_seconds`` after the answer. Of the contacts that end here (not transferred on),
     ``resolve_probability`` are ``resolved`` and ``survey_probability`` get a ``survey`` (see
@@ -57,6 +65,7 @@ class QueueProfile:
     agents: int
     talk_mean_seconds: float = 180.0
     talk_sigma: float = 0.6
+    talk_distribution: TalkDistribution = "lognormal"
     patience_mean_seconds: float = 90.0
     max_wait_seconds: float | None = None
     ring_seconds: tuple[float, float] = (2.0, 8.0)
@@ -85,6 +94,10 @@ class QueueProfile:
             _check_positive(f"{self.queue}: {what}", value)
         if self.talk_sigma < 0 or self.wrapup_mean_seconds < 0:
             raise ValueError(f"{self.queue}: talk_sigma and wrapup_mean_seconds must be >= 0")
+        if self.talk_distribution not in TALK_DISTRIBUTIONS:
+            raise ValueError(
+                f"{self.queue}: talk_distribution must be one of {TALK_DISTRIBUTIONS}, got {self.talk_distribution!r}"
+            )
         if self.max_wait_seconds is not None:
             _check_positive(f"{self.queue}: max_wait_seconds", self.max_wait_seconds)
         _check_range(f"{self.queue}: ring_seconds", self.ring_seconds)
