@@ -118,6 +118,7 @@ Examples:
   callpulse simulate --scale 5 --seed 7
   callpulse simulate --speed 10 --duration 600
   callpulse simulate --events-file day.jsonl --hours 24     # a day of history to a file, no Kafka
+  callpulse simulate --day-curve --speed 60                 # an hour a minute, with the intraday curve
 """
 )
 @click.option(
@@ -131,6 +132,9 @@ Examples:
 )
 @click.option(
     "--events-file", type=click.Path(dir_okay=False), default=None, help="Write the events to this JSON-lines file"
+)
+@click.option(
+    "--day-curve", is_flag=True, help="Shape arrivals by hour of day (quiet nights, morning and afternoon peaks)"
 )
 @click.option(
     "--hours",
@@ -149,15 +153,24 @@ def simulate(
     warm_start: int,
     duration: float | None,
     events_file: str | None,
+    day_curve: bool,
     hours: float,
 ) -> None:
     """Produce simulated contact-center traffic to the configured Kafka, or write it to a file."""
     from callpulse.runners import run_simulator, write_simulated_file
 
     if events_file is not None:
-        sys.exit(write_simulated_file(events_file, scale=scale, seed=seed, hours=hours))
+        sys.exit(write_simulated_file(events_file, scale=scale, seed=seed, hours=hours, day_curve=day_curve))
     sys.exit(
-        run_simulator(settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start, duration=duration)
+        run_simulator(
+            settings,
+            scale=scale,
+            day_curve=day_curve,
+            seed=seed,
+            speed=speed,
+            warm_start_seconds=warm_start,
+            duration=duration,
+        )
     )
 
 

@@ -12,13 +12,20 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from callpulse.settings import Settings
-from callpulse.simulator import DEFAULT_PROFILE, SimulatedEvent, TrafficModel, run_simulation
+from callpulse.simulator import DEFAULT_PROFILE, SimulatedEvent, TrafficModel, run_simulation, shaped
 
 log = logging.getLogger(__name__)
 
 
 async def simulate_to_kafka(
-    settings: Settings, *, scale: float, seed: int, speed: float, warm_start_seconds: int, duration: float | None
+    settings: Settings,
+    *,
+    scale: float,
+    day_curve: bool = False,
+    seed: int,
+    speed: float,
+    warm_start_seconds: int,
+    duration: float | None,
 ) -> int:
     """Run the simulator until SIGINT/SIGTERM or ``duration`` seconds, then close the simulated center;
     return the number of events sent."""
@@ -41,7 +48,9 @@ async def simulate_to_kafka(
             await asyncio.gather(*pending)
             pending.clear()
 
-    model = TrafficModel.warm_started(seed, int(time.time() * 1000), warm_start_seconds, DEFAULT_PROFILE.scaled(scale))
+    model = TrafficModel.warm_started(
+        seed, int(time.time() * 1000), warm_start_seconds, shaped(DEFAULT_PROFILE, scale=scale, day_curve=day_curve)
+    )
     try:
         sent = await run_simulation(send, clock=time.time, model=model, speed=speed, stop=stop)
         closing = model.close(model.now_ms)  # callers hang up, agents log off: nothing is left open

@@ -7,7 +7,7 @@ generated from it and committed. Everything here is a pure function of the confi
 - ``rulegen_values`` / ``rulegen_config``: alerts.yaml, validated (errors name the field);
 - ``rulegen_promql``: one rule per queue alert, one threshold per queue (overrides, most specific first);
 - ``rulegen_queues``: QueueLongestWaitHigh, QueueNoAgentsAvailable, QueueServiceLevelLow,
-  QueueAbandonRateHigh, AgentOccupancyHigh;
+  QueueAbandonRateHigh, AgentOccupancyHigh, QueueUnderstaffed;
 - ``rulegen_pipeline``: CallpulseExporterDown, CallpulseExporterRedisDown, CallpulseWorkerLagging,
   CallpulseNoEventsReceived, CallpulseDeadLetterRateHigh.
 

@@ -4,10 +4,10 @@ Every section is required and so is every number in it: alerts.yaml is the one p
 and the generator has no defaults of its own. A bad value raises ``ConfigError`` naming the field
 (``service_level.overrides[0].target_ratio: ...``) and what would be accepted.
 
-The queue sections (``longest_wait``, ``service_level``, ``abandon_rate``, ``agent_occupancy``) share one
-shape: a default threshold, ``for``, ``severity`` and per-queue ``overrides``; ``QueueSectionSpec`` says
-what differs between them (the threshold's key and unit, whether a window and a minimum of offered
-contacts apply).
+The queue sections (``longest_wait``, ``service_level``, ``abandon_rate``, ``agent_occupancy``,
+``understaffed``) share one shape: a default threshold, ``for``, ``severity`` and per-queue ``overrides``;
+``QueueSectionSpec`` says what differs between them (the threshold's key and unit, whether a window, a
+minimum of offered contacts or a minimum of offered load applies).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ class QueueSectionSpec:
 
     section: str  # the key in alerts.yaml
     threshold_key: str  # the key of an override's threshold; the section's is "default_" + this
-    unit: Literal["seconds", "ratio"]
-    comparison: Literal[">", "<"]  # the alert fires when the value is <comparison> the threshold
+    unit: Literal["seconds", "ratio", "agents"]
+    comparison: Literal[">", "<", ">="]  # the alert fires when the value is <comparison> the threshold
     windowed: bool  # the section names the sliding window it reads (key ``window``)
     min_offered: bool  # the section (and each override) needs enough offered contacts to judge
+    min_load: bool = False  # the section (and each override) needs enough offered load (key ``MIN_LOAD_KEY``)
 
     @property
     def default_key(self) -> str:
@@ -52,7 +53,11 @@ LONGEST_WAIT = QueueSectionSpec("longest_wait", "threshold_seconds", "seconds", 
 SERVICE_LEVEL = QueueSectionSpec("service_level", "target_ratio", "ratio", "<", windowed=True, min_offered=True)
 ABANDON_RATE = QueueSectionSpec("abandon_rate", "threshold_ratio", "ratio", ">", windowed=True, min_offered=True)
 AGENT_OCCUPANCY = QueueSectionSpec("agent_occupancy", "threshold_ratio", "ratio", ">", windowed=True, min_offered=False)
-QUEUE_SECTIONS = (LONGEST_WAIT, SERVICE_LEVEL, ABANDON_RATE, AGENT_OCCUPANCY)
+UNDERSTAFFED = QueueSectionSpec(
+    "understaffed", "shortfall_agents", "agents", ">=", windowed=False, min_offered=False, min_load=True
+)
+QUEUE_SECTIONS = (LONGEST_WAIT, SERVICE_LEVEL, ABANDON_RATE, AGENT_OCCUPANCY, UNDERSTAFFED)
+MIN_LOAD_KEY = "min_offered_load_erlangs"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class Override:
     tenant: str | None = None
     channel: str | None = None
     min_offered_contacts: int | None = None  # None: the section's
+    min_offered_load_erlangs: float | None = None  # None: the section's
 
     @property
     def matchers(self) -> dict[str, str]:
@@ -94,6 +100,7 @@ class QueueThresholds:
     overrides: tuple[Override, ...] = ()
     window: str | None = None  # windowed sections only
     min_offered_contacts: int | None = None  # min_offered sections only
+    min_offered_load_erlangs: float | None = None  # min_load sections only
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,7 @@ class AlertsConfig:
     service_level: QueueThresholds
     abandon_rate: QueueThresholds
     agent_occupancy: QueueThresholds
+    understaffed: QueueThresholds
     no_agents_available: NoAgentsAvailable
     exporter_down: ExporterDown
     exporter_redis_down: ExporterRedisDown
@@ -159,7 +167,15 @@ class AlertsConfig:
 
 
 def _threshold(spec: QueueSectionSpec, value: object, where: str) -> float:
-    return check.seconds(value, where) if spec.unit == "seconds" else check.ratio(value, where, spec.comparison)
+    if spec.unit == "seconds":
+        return check.seconds(value, where)
+    if spec.unit == "agents":
+        return check.agents(value, where)
+    return check.ratio(value, where, spec.comparison)
+
+
+def _load(value: object, where: str) -> float:
+    return check.positive(value, where, "an offered load in Erlangs such as 0.5")
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -167,14 +183,17 @@ def _threshold(spec: QueueSectionSpec, value: object, where: str) -> float:
 
 def _override(spec: QueueSectionSpec, value: object, where: str) -> Override:
     optional = {"tenant", "channel"} | ({"min_offered_contacts"} if spec.min_offered else set())
+    optional |= {MIN_LOAD_KEY} if spec.min_load else set()
     raw = check.mapping(value, where, {"queue", spec.threshold_key}, optional)
     tenant, channel, offered = raw.get("tenant"), raw.get("channel"), raw.get("min_offered_contacts")
+    load = raw.get(MIN_LOAD_KEY)
     return Override(
         queue=check.name(raw["queue"], f"{where}.queue"),
         threshold=_threshold(spec, raw[spec.threshold_key], f"{where}.{spec.threshold_key}"),
         tenant=None if tenant is None else check.name(tenant, f"{where}.tenant"),
         channel=None if channel is None else check.choice(channel, f"{where}.channel", CHANNELS),
         min_offered_contacts=None if offered is None else check.count(offered, f"{where}.min_offered_contacts"),
+        min_offered_load_erlangs=None if load is None else _load(load, f"{where}.{MIN_LOAD_KEY}"),
     )
 
 
@@ -207,6 +226,7 @@ def _queue_section(spec: QueueSectionSpec, value: object) -> QueueThresholds:
     required = {spec.default_key, "for", "severity"}
     required |= {"window"} if spec.windowed else set()
     required |= {"min_offered_contacts"} if spec.min_offered else set()
+    required |= {MIN_LOAD_KEY} if spec.min_load else set()
     raw = check.mapping(value, name, required, {"overrides"})
     raw_overrides = raw.get("overrides") or []
     if not isinstance(raw_overrides, list):
@@ -222,6 +242,7 @@ def _queue_section(spec: QueueSectionSpec, value: object) -> QueueThresholds:
         min_offered_contacts=check.count(raw["min_offered_contacts"], f"{name}.min_offered_contacts")
         if spec.min_offered
         else None,
+        min_offered_load_erlangs=_load(raw[MIN_LOAD_KEY], f"{name}.{MIN_LOAD_KEY}") if spec.min_load else None,
     )
 
 
@@ -262,6 +283,7 @@ def parse_config(raw: object) -> AlertsConfig:
         service_level=queues[SERVICE_LEVEL.section],
         abandon_rate=queues[ABANDON_RATE.section],
         agent_occupancy=queues[AGENT_OCCUPANCY.section],
+        understaffed=queues[UNDERSTAFFED.section],
         no_agents_available=NoAgentsAvailable(
             *_timing(agents, "no_agents_available"),
             available_states=check.choices(

@@ -60,6 +60,7 @@ class Branch:
     matchers: dict[str, str]  # empty for the default threshold
     threshold: float
     min_offered_contacts: int | None  # None where the alert does not count offered contacts
+    min_offered_load_erlangs: float | None  # None where the alert does not weigh the offered load
     excluded: tuple[dict[str, str], ...]  # series judged by a more specific branch
     source: str  # "default threshold" or "override for queue vip"
 
@@ -76,6 +77,7 @@ def branches(section: QueueThresholds) -> list[Branch]:
             matchers=override.matchers,
             threshold=override.threshold,
             min_offered_contacts=override.min_offered_contacts or section.min_offered_contacts,
+            min_offered_load_erlangs=override.min_offered_load_erlangs or section.min_offered_load_erlangs,
             excluded=tuple(
                 other.matchers
                 for other in ordered
@@ -90,6 +92,7 @@ def branches(section: QueueThresholds) -> list[Branch]:
             matchers={},
             threshold=section.default_threshold,
             min_offered_contacts=section.min_offered_contacts,
+            min_offered_load_erlangs=section.min_offered_load_erlangs,
             excluded=tuple(o.matchers for o in ordered),
             source="default threshold",
         )
@@ -99,12 +102,17 @@ def branches(section: QueueThresholds) -> list[Branch]:
 
 @dataclass(frozen=True)
 class QueueQuery:
-    """What a queue alert compares: ``metric`` (of ``window``) ``comparison`` the branch's threshold."""
+    """What a queue alert compares: ``metric`` (of ``window``) ``comparison`` the branch's threshold.
+
+    With ``minus_metric``, the value compared is ``metric - minus_metric`` (each folded by queue first).
+    """
 
     metric: str
-    comparison: str  # ">" or "<"
+    comparison: str  # ">", "<" or ">="
     window: str | None = None
     offered_metric: str | None = None  # with a branch's min_offered_contacts: the series must have that many
+    minus_metric: str | None = None
+    load_metric: str | None = None  # with a branch's min_offered_load_erlangs: the series must have that load
 
     def select(self, matchers: Mapping[str, str], metric: str | None = None) -> str:
         window = {"window": self.window} if self.window else {}
@@ -118,10 +126,15 @@ def branch_expr(query: QueueQuery, branch: Branch) -> str:
     replicas (and drops instance/job/window from the alert's labels).
     """
     value = f"max {BY} ({query.select(branch.matchers)})"
+    if query.minus_metric:
+        value += f" - max {BY} ({query.select(branch.matchers, query.minus_metric)})"
     lines = [f"{value} {query.comparison} {format_number(branch.threshold)}"]
     if query.offered_metric and branch.min_offered_contacts is not None:
         offered = f"max {BY} ({query.select(branch.matchers, query.offered_metric)})"
         lines.append(f"and {ON} {offered} >= {branch.min_offered_contacts}")
+    if query.load_metric and branch.min_offered_load_erlangs is not None:
+        load = f"max {BY} ({query.select(branch.matchers, query.load_metric)})"
+        lines.append(f"and {ON} {load} >= {format_number(branch.min_offered_load_erlangs)}")
     lines += [f"unless {ON} {query.select(other)}" for other in branch.excluded]
     return "\n".join(lines)
 

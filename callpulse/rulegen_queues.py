@@ -1,4 +1,5 @@
-"""The queue alerts: a caller waits too long, nobody is available, service level, abandons, occupancy.
+"""The queue alerts: a caller waits too long, nobody is available, service level, abandons, occupancy,
+fewer agents serving than Erlang C needs.
 
 Each is one rule per alert name whose labels are exactly ``tenant``, ``queue``, ``channel`` and
 ``severity`` (``max by (tenant, queue, channel)`` folds exporter replicas and drops ``window``), so that
@@ -14,6 +15,7 @@ from callpulse.rulegen_config import (
     AGENT_OCCUPANCY,
     LONGEST_WAIT,
     SERVICE_LEVEL,
+    UNDERSTAFFED,
     AlertsConfig,
     QueueSectionSpec,
     QueueThresholds,
@@ -40,12 +42,16 @@ SL_THRESHOLD_METRIC = "callpulse_queue_service_level_threshold_seconds"
 ABANDON_METRIC = "callpulse_queue_abandon_ratio"
 OFFERED_METRIC = "callpulse_queue_offered_contacts"
 OCCUPANCY_METRIC = "callpulse_queue_agent_occupancy_ratio"
+REQUIRED_METRIC = "callpulse_queue_agents_required"
+LOGGED_IN_METRIC = "callpulse_queue_agents_logged_in"
+LOAD_METRIC = "callpulse_queue_offered_load_erlangs"
 
 LONGEST_WAIT_ALERT = "QueueLongestWaitHigh"
 NO_AGENTS_ALERT = "QueueNoAgentsAvailable"
 SERVICE_LEVEL_ALERT = "QueueServiceLevelLow"
 ABANDON_ALERT = "QueueAbandonRateHigh"
 OCCUPANCY_ALERT = "AgentOccupancyHigh"
+UNDERSTAFFED_ALERT = "QueueUnderstaffed"
 
 # The metric each queue section compares with its thresholds, and the alert it makes.
 QUEUE_ALERTS: dict[QueueSectionSpec, tuple[str, str]] = {
@@ -53,7 +59,10 @@ QUEUE_ALERTS: dict[QueueSectionSpec, tuple[str, str]] = {
     SERVICE_LEVEL: (SERVICE_LEVEL_ALERT, SERVICE_LEVEL_METRIC),
     ABANDON_RATE: (ABANDON_ALERT, ABANDON_METRIC),
     AGENT_OCCUPANCY: (OCCUPANCY_ALERT, OCCUPANCY_METRIC),
+    UNDERSTAFFED: (UNDERSTAFFED_ALERT, REQUIRED_METRIC),
 }
+# The sections whose value is a difference: QUEUE_ALERTS' metric minus this one.
+SUBTRAHENDS: dict[QueueSectionSpec, str] = {UNDERSTAFFED: LOGGED_IN_METRIC}
 
 
 def queue_query(spec: QueueSectionSpec, section: QueueThresholds) -> QueueQuery:
@@ -62,6 +71,8 @@ def queue_query(spec: QueueSectionSpec, section: QueueThresholds) -> QueueQuery:
         comparison=spec.comparison,
         window=section.window,
         offered_metric=OFFERED_METRIC if spec.min_offered else None,
+        minus_metric=SUBTRAHENDS.get(spec),
+        load_metric=LOAD_METRIC if spec.min_load else None,
     )
 
 
@@ -79,9 +90,19 @@ def _ratio_shown(branch: Branch) -> str:
     return f"{format_percent(branch.threshold)} ({branch.source}{offered})"
 
 
+def _agents_shown(branch: Branch) -> str:
+    load = "" if branch.min_offered_load_erlangs is None else (
+        f", with at least {format_number(branch.min_offered_load_erlangs)} Erlangs offered"
+    )
+    return f"{format_number(branch.threshold)} ({branch.source}{load})"
+
+
+_SHOWN = {"seconds": _seconds_shown, "ratio": _ratio_shown, "agents": _agents_shown}
+
+
 def threshold_text(config: AlertsConfig, spec: QueueSectionSpec) -> str:
     """The Go template naming the threshold in force for the alerting queue, and where it comes from."""
-    return threshold_template(config.queue_section(spec), _seconds_shown if spec.unit == "seconds" else _ratio_shown)
+    return threshold_template(config.queue_section(spec), _SHOWN[spec.unit])
 
 
 def _offered_text(window: str | None) -> str:
@@ -196,6 +217,29 @@ def occupancy_rule(config: AlertsConfig) -> dict[str, Any]:
     )
 
 
+def understaffed_rule(config: AlertsConfig) -> dict[str, Any]:
+    section = config.understaffed
+    required = f"{{{{ with {series_query(REQUIRED_METRIC)} }}}}{{{{ . | first | value | humanize }}}}{{{{ end }}}}"
+    serving = f"{{{{ with {series_query(LOGGED_IN_METRIC)} }}}}{{{{ . | first | value | humanize }}}}{{{{ end }}}}"
+    load = (
+        f"{{{{ with {series_query(LOAD_METRIC)} }}}} of {{{{ . | first | value | printf `%.1f` }}}} Erlangs"
+        "{{ end }}"
+    )
+    return alert_rule(
+        UNDERSTAFFED_ALERT,
+        queue_expr(config, UNDERSTAFFED),
+        section,
+        summary=f"Queue {{{{ $labels.queue }}}}: agent shortfall {{{{ $value | humanize }}}} ({required} needed by "
+        f"Erlang C, {serving} serving)",
+        description=f"In {WHERE}, Erlang C needs {required} agents to answer 80% of contacts within the "
+        f"service-level threshold at the offered load{load} of the last 15m, but only {serving} are serving "
+        "(available, on a contact or in wrap-up): a shortfall of {{ $value | humanize }}, at or over the threshold "
+        f"of {threshold_text(config, UNDERSTAFFED)}, for {section.for_}. Waits will grow and the service level "
+        "will fall until agents are moved onto the queue.",
+        runbook_base_url=config.runbook_base_url,
+    )
+
+
 def queue_rules(config: AlertsConfig) -> list[dict[str, Any]]:
     return [
         longest_wait_rule(config),
@@ -203,4 +247,5 @@ def queue_rules(config: AlertsConfig) -> list[dict[str, Any]]:
         service_level_rule(config),
         abandon_rule(config),
         occupancy_rule(config),
+        understaffed_rule(config),
     ]

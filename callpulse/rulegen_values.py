@@ -64,6 +64,13 @@ def count(value: object, where: str) -> int:
     return value
 
 
+def agents(value: object, where: str) -> int:
+    """A whole number of agents >= 1 (agents required and agents serving are whole numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: expected a whole number of agents >= 1, got {value!r}")
+    return value
+
+
 def duration(value: object, where: str) -> str:
     if not isinstance(value, str) or not value or not _DURATION.fullmatch(value) or not re.search(r"[1-9]", value):
         raise ConfigError(f"{where}: expected a Prometheus duration > 0 such as 1m or 90s, got {value!r}")

@@ -68,7 +68,14 @@ def _exit_on_signal(signum: int, _frame: Any) -> None:
 
 
 def run_simulator(
-    settings: Settings, *, scale: float, seed: int, speed: float, warm_start_seconds: int, duration: float | None
+    settings: Settings,
+    *,
+    scale: float,
+    day_curve: bool = False,
+    seed: int,
+    speed: float,
+    warm_start_seconds: int,
+    duration: float | None,
 ) -> int:
     if not _checked(settings, kafka=True, redis=False):
         return 2
@@ -77,7 +84,13 @@ def run_simulator(
     try:
         sent: Any = asyncio.run(
             simulate_to_kafka(
-                settings, scale=scale, seed=seed, speed=speed, warm_start_seconds=warm_start_seconds, duration=duration
+                settings,
+                scale=scale,
+                day_curve=day_curve,
+                seed=seed,
+                speed=speed,
+                warm_start_seconds=warm_start_seconds,
+                duration=duration,
             )
         )
     except KeyboardInterrupt:
@@ -86,14 +99,16 @@ def run_simulator(
     return 0
 
 
-def write_simulated_file(path: str, *, scale: float, seed: int, hours: float) -> int:
+def write_simulated_file(path: str, *, scale: float, seed: int, hours: float, day_curve: bool = False) -> int:
     """Write ``hours`` of simulated traffic ending now to a JSON-lines file, an hour at a time, with progress."""
     import time
 
-    from callpulse.simulator import DEFAULT_PROFILE, TrafficModel, event_line
+    from callpulse.simulator import DEFAULT_PROFILE, TrafficModel, event_line, shaped
 
     now_ms = int(time.time() * 1000)
-    model = TrafficModel(seed, now_ms - int(hours * 3_600_000), DEFAULT_PROFILE.scaled(scale))
+    model = TrafficModel(
+        seed, now_ms - int(hours * 3_600_000), shaped(DEFAULT_PROFILE, scale=scale, day_curve=day_curve)
+    )
     written = 0
     with open(path, "w", encoding="utf-8") as out:
         at = model.now_ms

@@ -18,9 +18,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from callpulse.simulator_model import EventDict, SimulatedEvent, Stream, TrafficModel
-from callpulse.simulator_profile import DEFAULT_PROFILE, DEFAULT_QUEUES, Channel, QueueProfile, TrafficProfile
+from callpulse.simulator_profile import (
+    DAY_CURVE,
+    DEFAULT_PROFILE,
+    DEFAULT_QUEUES,
+    Channel,
+    QueueProfile,
+    TrafficProfile,
+    shaped,
+)
 
 __all__ = [
+    "DAY_CURVE",
     "DEFAULT_PROFILE",
     "DEFAULT_QUEUES",
     "Channel",
@@ -32,6 +41,7 @@ __all__ = [
     "TrafficProfile",
     "event_line",
     "run_simulation",
+    "shaped",
     "simulated_now_ms",
     "write_events_file",
 ]

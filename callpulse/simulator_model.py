@@ -133,7 +133,7 @@ class TrafficModel:
                 self._agents.append(agent)
                 login = start_ms + self._ms(self._rng.uniform(0, profile.login_spread_seconds))
                 self._schedule(login, self._available_action(agent))
-            self._schedule(start_ms + self._interarrival_ms(queue), self._arrival_action(queue))
+            self._schedule(start_ms + self._interarrival_ms(queue, start_ms), self._arrival_action(queue))
 
     @classmethod
     def warm_started(
@@ -197,8 +197,18 @@ class TrafficModel:
     def _ms(seconds: float) -> int:
         return max(0, round(seconds * 1000))
 
-    def _interarrival_ms(self, queue: QueueProfile) -> int:
-        return max(1, self._ms(self._rng.expovariate(queue.arrivals_per_minute / 60.0)))
+    def _interarrival_ms(self, queue: QueueProfile, at: int) -> int:
+        """Time to the next arrival after ``at``: Poisson, its rate shaped by the hour of day when the profile
+        has a curve (non-homogeneous, by thinning: candidates at the peak rate, kept by factor / peak)."""
+        curve = self.profile.hourly_arrival_factors
+        if curve is None:
+            return max(1, self._ms(self._rng.expovariate(queue.arrivals_per_minute / 60.0)))
+        peak = max(curve)
+        t = at
+        while True:
+            t += max(1, self._ms(self._rng.expovariate(queue.arrivals_per_minute * peak / 60.0)))
+            if self._rng.random() * peak < curve[(t // 3_600_000) % 24]:
+                return t - at
 
     def _lognormal_ms(self, mean_seconds: float, sigma: float, floor_seconds: float) -> int:
         if mean_seconds <= 0:
@@ -244,7 +254,7 @@ class TrafficModel:
 
     def _arrival_action(self, queue: QueueProfile) -> Action:
         def arrive(at: int) -> None:
-            self._schedule(at + self._interarrival_ms(queue), arrive)
+            self._schedule(at + self._interarrival_ms(queue, at), arrive)
             self._contact_count += 1
             self._enqueue(
                 at, f"sim-{self._tag}-c{self._contact_count}", queue, opened_ms=at, number=1, customer=self._customer()

@@ -247,6 +247,7 @@ class TrafficProfile:
     aux_reasons: tuple[str, ...] = ("break", "coaching", "training")
     aux_mean_seconds: float = 240.0
     login_spread_seconds: float = 30.0
+    hourly_arrival_factors: tuple[float, ...] | None = None  # 24 multipliers of every arrival rate, by UTC hour
     resolve_delay_seconds: tuple[float, float] = (5.0, 90.0)
     survey_delay_seconds: tuple[float, float] = (30.0, 180.0)
     survey: SurveyProfile = field(default_factory=SurveyProfile)
@@ -271,6 +272,10 @@ class TrafficProfile:
         for reason in self.aux_reasons:
             _check_name("aux reason", reason)
         _check_positive("aux_mean_seconds", self.aux_mean_seconds)
+        if self.hourly_arrival_factors is not None:
+            factors = self.hourly_arrival_factors
+            if len(factors) != 24 or min(factors) < 0 or max(factors) <= 0:
+                raise ValueError("hourly_arrival_factors must be 24 numbers >= 0, not all 0")
         if self.login_spread_seconds < 0:
             raise ValueError("login_spread_seconds must be >= 0")
         _check_range("resolve_delay_seconds", self.resolve_delay_seconds)
@@ -302,3 +307,38 @@ class TrafficProfile:
 
 
 DEFAULT_PROFILE = TrafficProfile()
+
+
+DAY_CURVE: tuple[float, ...] = (
+    0.05,
+    0.03,
+    0.02,
+    0.02,
+    0.03,
+    0.08,
+    0.25,
+    0.6,
+    1.1,
+    1.5,
+    1.6,
+    1.45,
+    1.2,
+    1.35,
+    1.5,
+    1.4,
+    1.2,
+    1.0,
+    0.75,
+    0.5,
+    0.35,
+    0.25,
+    0.15,
+    0.08,
+)
+"""A typical intraday arrival curve (mean about 0.7): quiet nights, a morning peak at 10:00, a second one at 14:00."""
+
+
+def shaped(profile: TrafficProfile, *, scale: float = 1.0, day_curve: bool = False) -> TrafficProfile:
+    """``profile`` scaled, and with the intraday arrival curve when asked."""
+    scaled = profile.scaled(scale)
+    return replace(scaled, hourly_arrival_factors=DAY_CURVE) if day_curve else scaled
