@@ -91,8 +91,10 @@ def _ratio_shown(branch: Branch) -> str:
 
 
 def _agents_shown(branch: Branch) -> str:
-    load = "" if branch.min_offered_load_erlangs is None else (
-        f", with at least {format_number(branch.min_offered_load_erlangs)} Erlangs offered"
+    load = (
+        ""
+        if branch.min_offered_load_erlangs is None
+        else (f", with at least {format_number(branch.min_offered_load_erlangs)} Erlangs offered")
     )
     return f"{format_number(branch.threshold)} ({branch.source}{load})"
 
@@ -234,8 +236,8 @@ def understaffed_rule(config: AlertsConfig) -> dict[str, Any]:
         description=f"In {WHERE}, Erlang C needs {required} agents to answer 80% of contacts within the "
         f"service-level threshold at the offered load{load} of the last 15m, but only {serving} are serving "
         "(available, on a contact or in wrap-up): a shortfall of {{ $value | humanize }}, at or over the threshold "
-        f"of {threshold_text(config, UNDERSTAFFED)}, for {section.for_}. Waits will grow and the service level "
-        "will fall until agents are moved onto the queue.",
+        f"of {threshold_text(config, UNDERSTAFFED)}, and it has stayed so for {section.for_}. Waits will grow and "
+        "the service level will fall until agents are moved onto the queue.",
         runbook_base_url=config.runbook_base_url,
     )
 

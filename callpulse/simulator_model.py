@@ -63,6 +63,7 @@ class _Agent:
     agent_id: str
     home: QueueProfile
     serves: tuple[QueueProfile, ...]  # the home queue first, then a second queue of the same channel, if any
+    shift_ends_ms: int | None = None  # with shifts: when the agent logs off (at the first idle moment after)
 
     @property
     def queue_names(self) -> list[str]:
@@ -132,7 +133,9 @@ class TrafficModel:
                 agent = _Agent(f"{queue.queue}-{queue.channel}-{number:02d}.{self._tag}", queue, serves)
                 self._agents.append(agent)
                 login = start_ms + self._ms(self._rng.uniform(0, profile.login_spread_seconds))
-                self._schedule(login, self._available_action(agent))
+                self._schedule(
+                    login, self._login_action(agent) if profile.shift_hours else self._available_action(agent)
+                )
             self._schedule(start_ms + self._interarrival_ms(queue, start_ms), self._arrival_action(queue))
 
     @classmethod
@@ -377,7 +380,9 @@ class TrafficModel:
             assert agent is not None
             if ended:  # the contact's last leg: what the customer thinks of it comes after
                 self._aftermath(at, leg)
-            if self._rng.random() < profile.aux_probability:
+            if agent.shift_ends_ms is not None and at >= agent.shift_ends_ms:
+                self._log_off(at, agent)
+            elif self._rng.random() < profile.aux_probability:
                 self._agent_event(at, agent, "aux", reason=self._rng.choice(profile.aux_reasons))
                 pause = max(1000, self._ms(self._rng.expovariate(1.0 / profile.aux_mean_seconds)))
                 self._schedule(at + pause, self._available_action(agent))
@@ -411,6 +416,34 @@ class TrafficModel:
             name: lowest + self._rng.choices(range(len(weights)), weights=weights)[0]
             for name, _, lowest, weights in given
         }
+
+    def _login_action(self, agent: _Agent) -> Action:
+        """Start a shift: available now, off again after about ``shift_hours`` (the first idle moment after)."""
+
+        def login(at: int) -> None:
+            hours = self.profile.shift_hours or 0.0
+            length = self._ms(hours * 3600 * self._rng.uniform(0.9, 1.1))
+            agent.shift_ends_ms = at + length
+            self._schedule(at + length, self._shift_over_action(agent))
+            self._available_action(agent)(at)
+
+        return login
+
+    def _shift_over_action(self, agent: _Agent) -> Action:
+        def shift_over(at: int) -> None:
+            pools = [self._pools[queue.key] for queue in agent.serves]
+            if any(agent in pool.idle for pool in pools):  # idle now: leave at once; else after the contact
+                for pool in pools:
+                    pool.idle.remove(agent)
+                self._log_off(at, agent)
+
+        return shift_over
+
+    def _log_off(self, at: int, agent: _Agent) -> None:
+        agent.shift_ends_ms = None
+        self._agent_event(at, agent, "offline")
+        off = self._ms(self.profile.off_hours * 3600 * self._rng.uniform(0.9, 1.1))
+        self._schedule(at + off, self._login_action(agent))
 
     def _available_action(self, agent: _Agent) -> Action:
         def available(at: int) -> None:

@@ -248,6 +248,8 @@ class TrafficProfile:
     aux_mean_seconds: float = 240.0
     login_spread_seconds: float = 30.0
     hourly_arrival_factors: tuple[float, ...] | None = None  # 24 multipliers of every arrival rate, by UTC hour
+    shift_hours: float | None = None  # agents log off after about this long (when next idle), then back on
+    off_hours: float = 1.0  # ... after about this long off
     resolve_delay_seconds: tuple[float, float] = (5.0, 90.0)
     survey_delay_seconds: tuple[float, float] = (30.0, 180.0)
     survey: SurveyProfile = field(default_factory=SurveyProfile)
@@ -276,6 +278,9 @@ class TrafficProfile:
             factors = self.hourly_arrival_factors
             if len(factors) != 24 or min(factors) < 0 or max(factors) <= 0:
                 raise ValueError("hourly_arrival_factors must be 24 numbers >= 0, not all 0")
+        if self.shift_hours is not None:
+            _check_positive("shift_hours", self.shift_hours)
+            _check_positive("off_hours", self.off_hours)
         if self.login_spread_seconds < 0:
             raise ValueError("login_spread_seconds must be >= 0")
         _check_range("resolve_delay_seconds", self.resolve_delay_seconds)
@@ -338,7 +343,13 @@ DAY_CURVE: tuple[float, ...] = (
 """A typical intraday arrival curve (mean about 0.7): quiet nights, a morning peak at 10:00, a second one at 14:00."""
 
 
-def shaped(profile: TrafficProfile, *, scale: float = 1.0, day_curve: bool = False) -> TrafficProfile:
-    """``profile`` scaled, and with the intraday arrival curve when asked."""
-    scaled = profile.scaled(scale)
-    return replace(scaled, hourly_arrival_factors=DAY_CURVE) if day_curve else scaled
+def shaped(
+    profile: TrafficProfile, *, scale: float = 1.0, day_curve: bool = False, shift_hours: float | None = None
+) -> TrafficProfile:
+    """``profile`` scaled, with the intraday arrival curve and agents' shifts when asked."""
+    result = profile.scaled(scale)
+    if day_curve:
+        result = replace(result, hourly_arrival_factors=DAY_CURVE)
+    if shift_hours is not None:
+        result = replace(result, shift_hours=shift_hours)
+    return result
