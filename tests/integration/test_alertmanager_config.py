@@ -81,6 +81,7 @@ QUEUE = {"tenant": "acme", "channel": "voice"}
         pytest.param({"alertname": "QueueServiceLevelLow", "severity": "warning", "queue": "vip", **QUEUE}, CHAT),
         pytest.param({"alertname": "QueueAbandonRateHigh", "severity": "warning", "queue": "support", **QUEUE}, CHAT),
         pytest.param({"alertname": "AgentOccupancyHigh", "severity": "ticket", "queue": "support", **QUEUE}, CHAT),
+        pytest.param({"alertname": "QueueUnderstaffed", "severity": "ticket", "queue": "vip", **QUEUE}, CHAT),
         pytest.param({"alertname": "CallpulseDeadLetterRateHigh", "severity": "warning", "stream": "contacts"}, CHAT),
         pytest.param({"alertname": "SomethingElse"}, CHAT, id="no severity: the fallback"),
     ],

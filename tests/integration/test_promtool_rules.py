@@ -50,6 +50,7 @@ QUEUE_ALERTS_WITH_OVERRIDES = [
     "QueueServiceLevelLow",
     "QueueAbandonRateHigh",
     "AgentOccupancyHigh",
+    "QueueUnderstaffed",
 ]
 
 

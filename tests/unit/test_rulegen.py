@@ -12,7 +12,7 @@ import yaml
 
 from callpulse import rulegen, rulegen_pipeline, rulegen_queues
 from callpulse.rulegen import AlertsConfig, ConfigError, Override
-from callpulse.rulegen_config import ABANDON_RATE, LONGEST_WAIT, SERVICE_LEVEL, SEVERITIES
+from callpulse.rulegen_config import ABANDON_RATE, LONGEST_WAIT, SERVICE_LEVEL, SEVERITIES, UNDERSTAFFED
 from callpulse.rulegen_promql import branch_expr, branches, format_percent, kebab, threshold_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,7 @@ ALERTS = [
     "QueueServiceLevelLow",
     "QueueAbandonRateHigh",
     "AgentOccupancyHigh",
+    "QueueUnderstaffed",
     "CallpulseExporterDown",
     "CallpulseExporterRedisDown",
     "CallpulseWorkerLagging",
@@ -57,6 +58,13 @@ RAW: dict[str, Any] = {
         "overrides": [],
     },
     "agent_occupancy": {"window": "1h", "default_threshold_ratio": 0.9, "for": "30m", "severity": "ticket"},
+    "understaffed": {
+        "default_shortfall_agents": 1,
+        "min_offered_load_erlangs": 0.5,
+        "for": "10m",
+        "severity": "ticket",
+        "overrides": [],
+    },
     "no_agents_available": {"available_states": ["available"], "for": "1m", "severity": "page"},
     "exporter_down": {"job_regex": "callpulse.*", "for": "2m", "severity": "page"},
     "exporter_redis_down": {"for": "1m", "severity": "page"},
@@ -105,6 +113,9 @@ def test_committed_config_parses_to_the_documented_values() -> None:
     assert ab.overrides == (Override(queue="vip", threshold=0.05),)
     occ = cfg.agent_occupancy
     assert (occ.window, occ.default_threshold, occ.for_, occ.severity) == ("1h", 0.9, "30m", "ticket")
+    us = cfg.understaffed
+    assert (us.default_threshold, us.min_offered_load_erlangs, us.for_, us.severity) == (1, 0.5, "10m", "ticket")
+    assert us.overrides == (Override(queue="vip", threshold=1, min_offered_load_erlangs=0.2),)
     assert cfg.no_agents_available.available_states == ("available",)
     assert (cfg.no_agents_available.for_, cfg.no_agents_available.severity) == ("1m", "page")
     assert cfg.exporter_down.job_regex == "callpulse.*"
@@ -166,6 +177,17 @@ def _drop(section: str, key: str | None = None) -> Any:
         (_set("abandon_rate", default_threshold_ratio=-0.1), "abandon_rate.default_threshold_ratio"),
         (_set("agent_occupancy", min_offered_contacts=5), "agent_occupancy: unknown key(s) min_offered_contacts"),
         (_set("agent_occupancy", severity="info"), "agent_occupancy.severity"),
+        (_set("understaffed", default_shortfall_agents=0), "understaffed.default_shortfall_agents"),
+        (_set("understaffed", default_shortfall_agents=1.5), "understaffed.default_shortfall_agents: expected a whole"),
+        (_set("understaffed", default_shortfall_agents=True), "understaffed.default_shortfall_agents"),
+        (_drop("understaffed", "min_offered_load_erlangs"), "understaffed: missing min_offered_load_erlangs"),
+        (_set("understaffed", min_offered_load_erlangs=0), "understaffed.min_offered_load_erlangs: must be > 0"),
+        (_set("understaffed", min_offered_load_erlangs="0.5"), "understaffed.min_offered_load_erlangs"),
+        (_set("understaffed", window="15m"), "understaffed: unknown key(s) window"),
+        (_set("understaffed", min_offered_contacts=5), "understaffed: unknown key(s) min_offered_contacts"),
+        (_set("understaffed", severity="info"), "understaffed.severity"),
+        (_set("understaffed", **{"for": "10 m"}), "understaffed.for"),
+        (_drop("understaffed"), "alerts.yaml: missing understaffed"),
         (_set("no_agents_available", available_states=[]), "no_agents_available.available_states"),
         (_set("no_agents_available", available_states="available"), "no_agents_available.available_states"),
         (_set("no_agents_available", available_states=["offline"]), r"no_agents_available.available_states[0]"),
@@ -217,6 +239,23 @@ def test_bad_override_is_rejected(override: dict[str, Any], message: str) -> Non
         ),
         ("abandon_rate", {"queue": "vip", "threshold_ratio": 1.5}, r"abandon_rate.overrides\[0\].threshold_ratio"),
         ("agent_occupancy", {"queue": "vip", "threshold_seconds": 5}, r"agent_occupancy.overrides\[0\]: missing"),
+        ("understaffed", {"queue": "vip"}, r"understaffed.overrides\[0\]: missing shortfall_agents"),
+        ("understaffed", {"queue": "vip", "shortfall_agents": 0}, r"understaffed.overrides\[0\].shortfall_agents"),
+        (
+            "understaffed",
+            {"queue": "vip", "shortfall_agents": 2, "min_offered_load_erlangs": -1},
+            r"understaffed.overrides\[0\].min_offered_load_erlangs",
+        ),
+        (
+            "understaffed",
+            {"queue": "vip", "shortfall_agents": 2, "min_offered_contacts": 3},
+            r"understaffed.overrides\[0\]: unknown key\(s\) min_offered_contacts",
+        ),
+        (
+            "abandon_rate",
+            {"queue": "vip", "threshold_ratio": 0.05, "min_offered_load_erlangs": 1},
+            r"abandon_rate.overrides\[0\]: unknown key\(s\) min_offered_load_erlangs",
+        ),
     ],
 )
 def test_bad_override_of_a_ratio_section_is_rejected(section: str, override: dict[str, Any], message: str) -> None:
@@ -358,6 +397,54 @@ def test_abandon_and_occupancy_exprs() -> None:
     assert rules["AgentOccupancyHigh"]["expr"] == f'{BY} (callpulse_queue_agent_occupancy_ratio{{window="1h"}}) > 0.9'
 
 
+def test_understaffed_expr_subtracts_serving_from_required_and_needs_load() -> None:
+    req, serving, load = (
+        "callpulse_queue_agents_required",
+        "callpulse_queue_agents_logged_in",
+        "callpulse_queue_offered_load_erlangs",
+    )
+    cfg = with_section(
+        "understaffed",
+        overrides=[
+            {"queue": "vip", "shortfall_agents": 1, "min_offered_load_erlangs": 0.2},
+            {"tenant": "acme", "queue": "vip", "shortfall_agents": 3},
+        ],
+    )
+    query = rulegen_queues.queue_query(UNDERSTAFFED, cfg.understaffed)
+    assert [branch_expr(query, b) for b in branches(cfg.understaffed)] == [
+        f'{BY} ({req}{{tenant="acme", queue="vip"}}) - {BY} ({serving}{{tenant="acme", queue="vip"}}) >= 3\n'
+        f'and on (tenant, queue, channel) {BY} ({load}{{tenant="acme", queue="vip"}}) >= 0.5',
+        f'{BY} ({req}{{queue="vip"}}) - {BY} ({serving}{{queue="vip"}}) >= 1\n'
+        f'and on (tenant, queue, channel) {BY} ({load}{{queue="vip"}}) >= 0.2\n'
+        f'{ON} {req}{{tenant="acme", queue="vip"}}',
+        f"{BY} ({req}) - {BY} ({serving}) >= 1\n"
+        f"and on (tenant, queue, channel) {BY} ({load}) >= 0.5\n"
+        f'{ON} {req}{{tenant="acme", queue="vip"}}\n'
+        f'{ON} {req}{{queue="vip"}}',
+    ]
+    assert rulegen_queues.threshold_text(cfg, UNDERSTAFFED) == (
+        '{{ if and (eq $labels.tenant "acme") (eq $labels.queue "vip") }}3 (override for tenant acme, queue vip, '
+        'with at least 0.5 Erlangs offered){{ else if eq $labels.queue "vip" }}1 (override for queue vip, with at '
+        "least 0.2 Erlangs offered){{ else }}1 (default threshold, with at least 0.5 Erlangs offered){{ end }}"
+    )
+
+
+def test_understaffed_annotations_name_required_and_serving() -> None:
+    rule = rulegen_queues.understaffed_rule(rulegen.parse_config(RAW))
+    assert (rule["for"], rule["labels"]) == ("10m", {"severity": "ticket"})
+    notes = rule["annotations"]
+    assert notes["summary"].startswith("Queue {{ $labels.queue }}: agent shortfall {{ $value | humanize }} (")
+    for metric in ("callpulse_queue_agents_required", "callpulse_queue_agents_logged_in"):
+        query = f"max({metric}{{tenant=%q,queue=%q,channel=%q}})"
+        assert query in notes["summary"] and query in notes["description"], metric
+    assert "callpulse_queue_offered_load_erlangs{tenant=%q,queue=%q,channel=%q}" in notes["description"]
+    assert (
+        "a shortfall of {{ $value | humanize }}, at or over the threshold of 1 (default threshold"
+        in (notes["description"])
+    )
+    assert notes["runbook_url"] == BASE + "/queue-understaffed.md"
+
+
 def test_no_agents_expr_counts_absent_and_zero_alike() -> None:
     assert rulegen_queues.no_agents_expr(rulegen.parse_config(RAW)) == (
         f"{BY} (callpulse_queue_waiting_contacts) > 0\n"
@@ -453,6 +540,7 @@ def test_rule_groups_shape() -> None:
         "QueueServiceLevelLow": "10m",
         "QueueAbandonRateHigh": "10m",
         "AgentOccupancyHigh": "30m",
+        "QueueUnderstaffed": "10m",
         "CallpulseExporterDown": "2m",
         "CallpulseExporterRedisDown": "1m",
         "CallpulseWorkerLagging": "5m",
