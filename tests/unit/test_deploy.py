@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterable
 from fnmatch import fnmatch
@@ -29,6 +28,7 @@ import pytest
 import yaml
 
 from callpulse import k8sgen
+from callpulse.embedded import wait_until
 from callpulse.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -325,7 +325,7 @@ def test_process_probe_sees_a_live_callpulse_command(tmp_path: Path) -> None:
     command = worker["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["exec"]["command"]
     assert command == ["python", "-c", compose_probe, "worker"]
     fake = tmp_path / "callpulse"
-    fake.write_text("import time\ntime.sleep(60)\n")
+    fake.write_text("import signal\nsignal.pause()\n")  # runs until killed
     want = f"probe-test-{os.getpid()}"
 
     def probe() -> int:
@@ -334,10 +334,7 @@ def test_process_probe_sees_a_live_callpulse_command(tmp_path: Path) -> None:
     assert probe() == 1
     process = subprocess.Popen([sys.executable, str(fake), want])
     try:
-        deadline = time.monotonic() + 10
-        while probe() != 0:
-            assert time.monotonic() < deadline, "the probe does not see the running process"
-            time.sleep(0.1)
+        wait_until(lambda: probe() == 0, 10, 0.1, "the probe to see the running process")
     finally:
         process.kill()
         process.wait()
