@@ -17,6 +17,7 @@ from grafana_foundation_sdk.models import dashboard as models
 from callpulse import dashboards_operations, dashboards_wallboard
 from callpulse.dashboards_common import DATASOURCE_UID, to_json_text
 from callpulse.dashboards_queries import QueryError, panel_queries
+from callpulse.generated import is_current
 
 __all__ = ["DASHBOARDS", "DATASOURCE_UID", "DEFAULT_OUT_DIR", "QueryError", "main", "panel_queries", "render_all"]
 
@@ -44,12 +45,7 @@ def generate(out_dir: Path) -> list[Path]:
 
 def stale(out_dir: Path) -> list[Path]:
     """The dashboard files in ``out_dir`` that are missing or differ from what ``generate`` would write."""
-    result = []
-    for name, text in render_all().items():
-        path = out_dir / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            result.append(path)
-    return result
+    return [out_dir / name for name, text in render_all().items() if not is_current(out_dir / name, text)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

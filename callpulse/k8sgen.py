@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from callpulse.generated import is_current
+
 DEFAULT_RULES = Path("deploy/prometheus/rules.yml")
 DEFAULT_OUTPUT = Path("deploy/k8s/prometheusrule.yaml")
 NAME = "callpulse"
@@ -89,11 +91,7 @@ def generate(rules_path: Path, out_path: Path) -> None:
 
 def check(rules_path: Path, out_path: Path) -> bool:
     """True when ``out_path`` holds exactly what ``generate`` would write."""
-    try:
-        current = out_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    return current == render(load_groups(rules_path))
+    return is_current(out_path, render(load_groups(rules_path)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

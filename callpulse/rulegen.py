@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from callpulse.generated import is_current
 from callpulse.rulegen_config import AlertsConfig, ConfigError, Override, QueueThresholds, load_config, parse_config
 from callpulse.rulegen_pipeline import pipeline_rules
 from callpulse.rulegen_promql import kebab
@@ -96,11 +97,7 @@ def generate(config_path: Path, out_path: Path) -> None:
 
 def check(config_path: Path, out_path: Path) -> bool:
     """True when ``out_path`` holds exactly what ``generate`` would write."""
-    try:
-        current = out_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    return current == render_rules(load_config(config_path))
+    return is_current(out_path, render_rules(load_config(config_path)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -100,24 +100,22 @@ def run_simulator(
 
 
 def write_simulated_file(path: str, *, scale: float, seed: int, hours: float, day_curve: bool = False) -> int:
-    """Write ``hours`` of simulated traffic ending now to a JSON-lines file, an hour at a time, with progress."""
+    """Write ``hours`` of simulated traffic ending now to a JSON-lines file, with progress every simulated hour."""
     import time
 
-    from callpulse.simulator import DEFAULT_PROFILE, TrafficModel, event_line, shaped
+    from callpulse.simulator import DEFAULT_PROFILE, TrafficModel, shaped, write_events_file
 
     now_ms = int(time.time() * 1000)
-    model = TrafficModel(
-        seed, now_ms - int(hours * 3_600_000), shaped(DEFAULT_PROFILE, scale=scale, day_curve=day_curve)
-    )
-    written = 0
-    with open(path, "w", encoding="utf-8") as out:
-        at = model.now_ms
-        while at < now_ms:
-            at = min(now_ms, at + 3_600_000)
-            for event in model.advance_to(at):
-                out.write(event_line(event) + "\n")
-                written += 1
-            done = 1 - (now_ms - at) / (hours * 3_600_000)
+    start_ms = now_ms - int(hours * 3_600_000)
+    model = TrafficModel(seed, start_ms, shaped(DEFAULT_PROFILE, scale=scale, day_curve=day_curve))
+    reported = [start_ms]
+
+    def progress(at_ms: int, written: int) -> None:
+        if at_ms - reported[0] >= 3_600_000 or at_ms >= now_ms:
+            reported[0] = at_ms
+            done = (at_ms - start_ms) / (now_ms - start_ms)
             print(f"simulate: {done:6.1%} of {hours:g} h, {written} events", file=sys.stderr, flush=True)
+
+    written = write_events_file(path, model, now_ms, progress)
     print(f"simulate: wrote {written} events to {path} (seed {seed}, scale {scale:g})", file=sys.stderr)
     return 0

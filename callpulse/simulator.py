@@ -95,8 +95,12 @@ def event_line(event: SimulatedEvent) -> str:
     return json.dumps({"stream": event.stream, "key": event.key, "event": event.event}, separators=(",", ":"))
 
 
-def write_events_file(path: str | Path, model: TrafficModel, until_ms: int) -> int:
-    """Write the model's events up to ``until_ms`` to ``path`` as JSON lines; return how many were written."""
+def write_events_file(
+    path: str | Path, model: TrafficModel, until_ms: int, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Write the model's events up to ``until_ms`` to ``path`` as JSON lines; return how many were written.
+
+    ``progress(simulated ms reached, events written)`` is called after every simulated minute."""
     written = 0
     with Path(path).open("w", encoding="utf-8") as out:
         at = model.now_ms
@@ -105,5 +109,7 @@ def write_events_file(path: str | Path, model: TrafficModel, until_ms: int) -> i
             for event in model.advance_to(at):
                 out.write(event_line(event) + "\n")
                 written += 1
+            if progress is not None:
+                progress(at, written)
             if at >= until_ms:
                 return written
