@@ -18,6 +18,7 @@ class DeadLetter:
     key: bytes | None
     raw: bytes
     rejection: Rejection
+    index: int | None = None  # the event's position in a batch record; None for a single-event record
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class BatchChanges:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     forwards: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) for the customers topic
     stats: Counter[str] = field(default_factory=Counter)  # applied, duplicate, dead_letter:<reason>, stale_evicted
+    element_index: int | None = None  # position in the batch record being applied (set by the batch loop)
 
     def add_sums(self, before: dict[BucketKey, int], after: dict[BucketKey, int]) -> None:
         """Add ``after - before`` to the batch's sums."""
@@ -52,7 +54,7 @@ class BatchChanges:
                 self.maxima[key] = value
 
     def reject(self, offset: int, key: bytes | None, raw: bytes, rejection: Rejection) -> None:
-        self.dead_letters.append(DeadLetter(offset, key, raw, rejection))
+        self.dead_letters.append(DeadLetter(offset, key, raw, rejection, self.element_index))
         self.stats[f"dead_letter:{rejection.code.value}"] += 1
 
     @property

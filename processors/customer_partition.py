@@ -12,6 +12,7 @@ from processors.events import (
 )
 from processors.figures import KpiPolicy
 from processors.partition_base import PartitionBase
+from processors.records import Element
 
 
 class CustomerPartition(PartitionBase):
@@ -32,6 +33,9 @@ class CustomerPartition(PartitionBase):
     ) -> None:
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.histories: dict[str, customers.CustomerHistory] = dict(histories or {})
+
+    def _split(self, raw: bytes) -> list[Element] | Rejection:
+        return [(None, raw)]  # callpulse's own single-touch records
 
     def _apply_one(
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]

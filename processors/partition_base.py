@@ -11,6 +11,7 @@ from processors.events import (
     RejectReason,
 )
 from processors.figures import KpiPolicy
+from processors.records import Element, split_record
 
 Record = tuple[int, bytes | None, bytes]  # (offset, key, value)
 
@@ -49,12 +50,23 @@ class PartitionBase:
                 continue
             self.offset = offset
             changes.last_offset = offset
-            self._apply_one(offset, key, raw, changes, touched)
-            self._evict(changes, touched)  # after every record, so the result does not depend on batching
+            elements = self._split(raw)
+            if isinstance(elements, Rejection):
+                changes.reject(offset, key, raw, elements)
+                continue
+            for index, element in elements:
+                changes.element_index = index
+                self._apply_one(offset, key, element, changes, touched)
+                self._evict(changes, touched)  # after every event, so the result does not depend on batching
+            changes.element_index = None
         if changes.last_offset >= 0:
             self._finish(changes, touched)
         changes.watermark_ms = self.watermark_ms
         return changes
+
+    def _split(self, raw: bytes) -> list[Element] | Rejection:
+        """The events of a record: a batch record's elements, or the record itself."""
+        return split_record(raw)
 
     def _admit(self, decoded: _Timed | Rejection, record: Record, changes: BatchChanges) -> bool:
         """Whether a decoded record may be applied: it is valid and not late; else it is dead-lettered."""

@@ -12,8 +12,10 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 def envelope(dead_letter: DeadLetter, *, topic: str, partition: int, rejected_at_ms: int) -> bytes:
     """JSON for the dead-letter topic; the payload is kept as text (invalid UTF-8 replaced), truncated."""
     payload = dead_letter.raw[:MAX_PAYLOAD_BYTES]
+    batch = {} if dead_letter.index is None else {"index": dead_letter.index}
     return orjson.dumps(
         {
+            **batch,
             "reason": dead_letter.rejection.code.value,
             "detail": dead_letter.rejection.detail,
             "topic": topic,

@@ -854,10 +854,10 @@ def test_rejections(before: list[dict[str, Any]], bad: dict[str, Any], code: Rej
 
 def test_undecodable_record_is_dead_lettered_with_its_bytes() -> None:
     partition = ContactPartition(POLICY)
-    changes = partition.apply_batch([(7, b"c1", b'{"schema_version": 1, "event_id": "x"'), (8, None, b"[1, 2]")])
-    assert [(d.offset, d.key, d.raw, d.rejection.code) for d in changes.dead_letters] == [
-        (7, b"c1", b'{"schema_version": 1, "event_id": "x"', RejectReason.INVALID_JSON),
-        (8, None, b"[1, 2]", RejectReason.NOT_AN_OBJECT),
+    changes = partition.apply_batch([(7, b"c1", b'{"schema_version": 1, "event_id": "x"'), (8, None, b'"text"')])
+    assert [(d.offset, d.key, d.raw, d.rejection.code, d.index) for d in changes.dead_letters] == [
+        (7, b"c1", b'{"schema_version": 1, "event_id": "x"', RejectReason.INVALID_JSON, None),
+        (8, None, b'"text"', RejectReason.NOT_AN_OBJECT, None),
     ]
     assert changes.last_offset == 8
     assert changes.stats == {"dead_letter:invalid_json": 1, "dead_letter:not_an_object": 1}

@@ -31,6 +31,7 @@ from oracle import Accumulated, accumulate, agent_event, contact_event, encode
 from processors.events import Channel
 from processors.figures import KpiPolicy
 from processors.partition import AgentPartition, ContactPartition
+from processors.records import batch_value
 
 NEVER = 10**12  # lateness and staleness so large that nothing is late or evicted
 QUEUES = [
@@ -206,6 +207,11 @@ class Transit:
         bounds = [0, *(self.cuts if cuts is None else cuts), len(self.records)]
         return [self.records[start:end] for start, end in itertools.pairwise(bounds)]
 
+    def packed(self) -> list[tuple[int, bytes, bytes]]:
+        """The same events carried by batch records (JSON arrays), cut where ``other_cuts`` says."""
+        packs = self.batches(self.other_cuts)
+        return [(pack[0][0], pack[0][1], batch_value([value for _, _, value in pack])) for pack in packs if pack]
+
 
 @st.composite
 def transits(draw: st.DrawFn, events: list[dict[str, Any]]) -> Transit:
@@ -273,7 +279,8 @@ def test_contact_totals_do_not_depend_on_batching(case: tuple[Setup, list[dict[s
     one = feed(ContactPartition(setup.policy), transit.batches())
     other = feed(ContactPartition(setup.policy), transit.batches(transit.other_cuts))
     single = feed(ContactPartition(setup.policy), [transit.records])
-    for total in (other, single):
+    packed = feed(ContactPartition(setup.policy), [transit.packed()])
+    for total in (other, single, packed):
         assert total.nonzero_sums() == one.nonzero_sums()
         assert total.maxima == one.maxima
         assert total.waiting_set() == one.waiting_set()
@@ -313,8 +320,11 @@ def test_agent_replay_and_batching_change_nothing(case: tuple[Setup, list[dict[s
         again = partition.apply_batch(batch)
         assert again.is_empty and again.sums == {} and not again.stats
     other = feed(AgentPartition(setup.policy), transit.batches(transit.other_cuts))
-    assert other.nonzero_sums() == one.nonzero_sums()
-    assert other.live == one.live
+    packed = feed(AgentPartition(setup.policy), [transit.packed()])
+    for total in (other, packed):
+        assert total.nonzero_sums() == one.nonzero_sums()
+        assert total.live == one.live
+        assert total.stats == one.stats
 
 
 # ------------------------------------------------------------------------------------ the reference itself
