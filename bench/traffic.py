@@ -74,12 +74,12 @@ def minutes_of(model: TrafficModel, *, limit: int, until_ms: int | None = None) 
             yield chunk
 
 
-def producer(bootstrap: str) -> AIOKafkaProducer:
+def producer(bootstrap: str, *, linger_ms: int = 10) -> AIOKafkaProducer:
     """A fast producer Tansu accepts: acks from all replicas, no idempotence, big batches and requests."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
-        linger_ms=10,
+        linger_ms=linger_ms,
         max_batch_size=1024 * 1024,
         max_request_size=16 * 1024 * 1024,
     )
