@@ -4,9 +4,10 @@ Load: simulator events produced at exactly ``rate`` events/s, each stamped with 
 ``i`` at ``start + i / rate``; a resolution's ``opened_at`` is mapped the same monotone way, so every
 duration stays non-negative). Probes: every ``probe_interval`` s a ``queued`` event of a new contact on a
 queue of its own, all with one key so they share a partition and are applied in the order sent: the
-queue's ``callpulse_queue_waiting_contacts`` is then the number of probes applied. A thread GETs
-``/metrics`` back to back; probe ``k``'s latency is from just before it was handed to the producer to the
-end of the first scrape showing at least ``k`` waiting (so it includes one scrape's duration).
+queue's ``callpulse_queue_waiting_contacts`` is then the number of probes applied. A thread starts a GET
+of ``/metrics`` every 50 ms (back to back when a scrape takes longer); probe ``k``'s latency is from just
+before it was handed to the producer to the end of the first scrape showing at least ``k`` waiting, so it
+includes one scrape's duration and up to 50 ms of sampling.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ def probe_event(name: str, at_ms: int) -> bytes:
 
 
 class Poller(threading.Thread):
-    """Scrapes ``/metrics`` back to back, keeping (end time, probes visible) of every scrape."""
+    """Scrapes ``/metrics`` every ``every`` s, keeping (end time, probes visible) of every scrape."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, every: float = 0.05) -> None:
         super().__init__(name="bench-poller", daemon=True)
         self.url = f"{url}/metrics"
+        self.every = every
         self.seen: list[tuple[float, int]] = []
         self.stopping = threading.Event()
 
@@ -64,6 +66,7 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            started = time.perf_counter()
             try:
                 with urllib.request.urlopen(self.url, timeout=10) as response:  # noqa: S310 - our loopback URL
                     text = response.read().decode()
@@ -72,6 +75,7 @@ class Poller(threading.Thread):
                 continue
             match = _WAITING.search(text)
             self.seen.append((time.perf_counter(), int(float(match.group(1))) if match else 0))
+            self.stopping.wait(max(0.0, started + self.every - time.perf_counter()))
 
 
 @dataclass

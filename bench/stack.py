@@ -129,17 +129,15 @@ class Deployment:
         self.children.append(child)
         return child
 
+    def spawn_exporter(self) -> tuple[Child, str]:
+        """Start an exporter on this deployment's prefix; return it and its base URL (see ``wait_healthy``)."""
+        port = free_port()
+        return self.start("exporter", CALLPULSE_EXPORTER_PORT=str(port)), f"http://127.0.0.1:{port}"
+
     def start_exporter(self) -> str:
         """Start an exporter on this deployment's prefix; return its base URL once ``/health`` answers."""
-        port = free_port()
-        child = self.start("exporter", CALLPULSE_EXPORTER_PORT=str(port))
-        url = f"http://127.0.0.1:{port}"
-
-        def healthy() -> bool:
-            child.check_alive()
-            return http_ok(f"{url}/health")
-
-        wait_until(healthy, 30, 0.1, "the exporter's /health")
+        child, url = self.spawn_exporter()
+        wait_healthy(child, url)
         return url
 
     def stop_all(self) -> None:
@@ -151,7 +149,8 @@ class Deployment:
         """The ``stat:`` counters of every partition of the current prefix, summed per ``<stream>:<name>``."""
         client = self.stack.redis()
         try:
-            members = [parse_partition_member(m.decode()) for m in client.smembers(partitions_key(self.prefix))]
+            raw = client.smembers(partitions_key(self.prefix))
+            members = [parse_partition_member(m.decode() if isinstance(m, bytes) else m) for m in raw]
             pipe = client.pipeline(transaction=False)
             for stream, partition in members:
                 pipe.hgetall(PartitionKeys(self.prefix, stream, partition).meta)
@@ -172,6 +171,14 @@ def events_seen(stats: dict[str, int]) -> int:
     return sum(
         value for key, value in stats.items() if key.endswith((":applied", ":duplicate")) or ":dead_letter:" in key
     )
+
+
+def wait_healthy(child: Child, url: str, timeout: float = 60.0) -> None:
+    def healthy() -> bool:
+        child.check_alive()
+        return http_ok(f"{url}/health")
+
+    wait_until(healthy, timeout, 0.1, f"{child.name}'s /health")
 
 
 def http_ok(url: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,12 +17,20 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.compat import OutRecord, Packer
-from callpulse.simulator import DEFAULT_PROFILE, QueueProfile, SimulatedEvent, TrafficModel, TrafficProfile, shaped
+from callpulse.simulator import (
+    DEFAULT_PROFILE,
+    Channel,
+    QueueProfile,
+    SimulatedEvent,
+    TrafficModel,
+    TrafficProfile,
+    shaped,
+)
 
 EVENTS_PER_MINUTE_PER_SCALE = 34.0
 """Events the default profile emits per simulated minute at scale 1 (measured: 33.8 at scale 50 and 200)."""
 CHUNK_MS = 60_000
-CHANNELS = ("voice", "chat", "email", "social")
+CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "social")
 
 
 @dataclass
@@ -45,6 +54,10 @@ class Produced:
             "first_event_ms": self.first_ms,
             "last_event_ms": self.last_ms,
         }
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def default_model(seed: int, *, events: int, span_minutes: float, end_ms: int) -> TrafficModel:
