@@ -37,7 +37,7 @@ SIZES = {
         latency_seconds=3,
         scrape_minutes=6,
         scrape_arrivals_per_minute=0.2,
-        scrape_count=5,
+        scrape_count=3,
     ),
     "small": Size(
         "small",
