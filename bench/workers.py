@@ -3,10 +3,11 @@
 Progress is read from Redis (the ``stat:`` counters each batch writes with its offset), never from the
 broker's offsets. Throughput counts every event from the last poll (every 50 ms) that saw none applied to
 the poll that saw them all: at most one poll interval too long. CPU is counted per process from its faust
-"Worker ready" line (start-up and the group join left out; a process that never got ready did no work). With two workers the second starts once the first has
-applied events, so the group rebalances, while there is work left if the contents are big enough (not so
-in ``--size tiny``); partitions loaded at an offset above -1 show state moving between workers through
-Redis. The counters are read again once every worker is ready and a commit interval has passed.
+"Worker ready" line (start-up and the group join left out; a process that never got ready did no work).
+With two workers the second starts once the first has applied events, so the group rebalances, while
+there is work left if the contents are big enough (not so in ``--size tiny``); partitions loaded at an
+offset above -1 show state moving between workers through Redis. The counters are read again once every
+worker is ready and a commit interval has passed.
 """
 
 from __future__ import annotations
