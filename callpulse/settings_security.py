@@ -116,6 +116,11 @@ class SecuritySettings(BaseSettings):
     ingest_tls_cert_file: str = _path("PEM certificate (chain) ingest-http serves HTTPS with")
     ingest_tls_key_file: str = _path("PEM private key of the ingest certificate")
 
+    # personal data
+    dead_letter_personal_data: bool = Field(
+        False, description="Keep customer ids in dead-letter payloads (default: redacted)"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

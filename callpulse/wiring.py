@@ -72,6 +72,7 @@ def worker_app(settings: Settings) -> Any:
         zone=ZoneInfo(settings.timezone),
         broker_credentials=KafkaSecurity.from_settings(settings).faust_credentials(),
         redis_options=redis_options(settings),
+        dead_letter_personal_data=settings.dead_letter_personal_data,
     )
 
 

@@ -45,6 +45,7 @@ def create_app(
     zone: tzinfo = UTC,
     broker_credentials: Any = None,
     redis_options: dict[str, Any] | None = None,
+    dead_letter_personal_data: bool = False,
 ) -> faust.App:
     """Build the worker app; nothing connects until the Faust worker starts it.
 
@@ -87,7 +88,11 @@ def create_app(
             await dead_topic.send(
                 key=letter.key,
                 value=dead_letter.envelope(
-                    letter, topic=topics[stream].get_topic_name(), partition=partition, rejected_at_ms=now_ms
+                    letter,
+                    topic=topics[stream].get_topic_name(),
+                    partition=partition,
+                    rejected_at_ms=now_ms,
+                    personal_data=dead_letter_personal_data,
                 ),
                 headers=dead_letter.headers(letter),
             )
