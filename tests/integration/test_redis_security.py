@@ -45,7 +45,7 @@ def test_the_acl_user_from_the_settings_is_let_in(secure_redis: SecureRedis) -> 
 )
 def test_without_the_right_credentials_redis_refuses(secure_redis: SecureRedis, credentials: dict[str, str]) -> None:
     settings = _settings(secure_redis.url, **credentials)
-    with pytest.raises((redis.AuthenticationError, redis.ResponseError), match="(?i)auth|wrongpass|password"):
+    with pytest.raises((redis.AuthenticationError, redis.ResponseError), match=r"(?i)auth|wrongpass|password"):
         _ping(settings)
     with pytest.raises(preflight.Unreachable, match="CALLPULSE_REDIS_USERNAME") as refused:
         preflight.check_redis(settings.redis_url, **redis_options(settings))
