@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from callpulse.log_privacy import keep_payloads_out_of_logs
 from callpulse.settings import Settings, SettingsError, load_settings
 
 _COMMON = [
@@ -37,6 +38,7 @@ def _with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
         except SettingsError as exc:
             raise click.UsageError(str(exc)) from None
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        keep_payloads_out_of_logs()
         return command(settings=settings, **kwargs)
 
     for option in reversed(_COMMON):

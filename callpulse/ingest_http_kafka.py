@@ -44,8 +44,17 @@ def _failure(future: asyncio.Future[Any]) -> BaseException | None:
 class KafkaPublisher:
     """Creates its producer in ``start`` (inside the event loop); safe to ``stop`` when never started."""
 
-    def __init__(self, bootstrap: str, *, idempotence: Idempotence, timeout_seconds: float, linger_ms: int = 5) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        idempotence: Idempotence,
+        timeout_seconds: float,
+        linger_ms: int = 5,
+        client_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.client_kwargs = client_kwargs or {}  # SASL/TLS: KafkaSecurity.client_kwargs
         self.idempotence = idempotence
         self.timeout_seconds = timeout_seconds
         self.linger_ms = linger_ms
@@ -59,6 +68,7 @@ class KafkaPublisher:
             enable_idempotence=idempotent,
             linger_ms=self.linger_ms,
             request_timeout_ms=max(1000, int(self.timeout_seconds * 1000)),
+            **self.client_kwargs,
         )
 
     async def start(self) -> None:

@@ -77,11 +77,17 @@ class Tally:
 class KafkaSink:
     """kafka-python producer with acks=all; remembers the futures of the records sent since the last flush."""
 
-    def __init__(self, bootstrap: str, *, timeout_seconds: float = 120.0) -> None:
+    def __init__(
+        self, bootstrap: str, *, timeout_seconds: float = 120.0, client_kwargs: dict[str, Any] | None = None
+    ) -> None:
         from kafka import KafkaProducer
 
         self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5, client_id="callpulse-ingest"
+            bootstrap_servers=bootstrap.split(","),
+            acks="all",
+            linger_ms=5,
+            client_id="callpulse-ingest",
+            **(client_kwargs or {}),  # SASL/TLS: KafkaSecurity.client_kwargs
         )
         self._timeout = timeout_seconds
         self._futures: list[Any] = []
@@ -282,11 +288,13 @@ def ingest(
 def run_asterisk_queue_log(settings: Settings, options: IngestOptions) -> int:
     """The CLI command: 0 done or stopped by a signal, 1 Kafka failed, 2 cannot start."""
     from callpulse import preflight
+    from callpulse.kafka_security import KafkaSecurity
     from streams.topics import ensure_topics
 
     topics = Topics(settings.contacts_topic, settings.agents_topic, settings.dead_letter_topic)
+    security = KafkaSecurity.from_settings(settings).client_kwargs()
     try:
-        preflight.check_kafka(settings.kafka_bootstrap)
+        preflight.check_kafka(settings.kafka_bootstrap, **security)
     except preflight.Unreachable as exc:
         log.error("%s", exc)
         return 2
@@ -294,12 +302,13 @@ def run_asterisk_queue_log(settings: Settings, options: IngestOptions) -> int:
         settings.kafka_bootstrap,
         [topics.contacts, topics.agents, topics.dead_letter],
         partitions=settings.topic_partitions,
+        **security,
     )
     logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))  # not its every connection
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    sink = KafkaSink(settings.kafka_bootstrap)
+    sink = KafkaSink(settings.kafka_bootstrap, client_kwargs=security)
     try:
         ingest(options, sink, topics, stop=stop)
     except (CheckpointError, FileNotFoundError) as exc:

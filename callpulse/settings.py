@@ -11,9 +11,10 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from callpulse.settings_security import SecuritySettings
 from processors.formulas import ServiceLevelVariant
 
 Seconds = Annotated[float, Field(gt=0)]
@@ -23,7 +24,7 @@ class SettingsError(ValueError):
     """A setting has a bad value; the message names the variable and what to do."""
 
 
-class Settings(BaseSettings):
+class Settings(SecuritySettings):
     """Configuration of every callpulse process. Field ``foo_bar`` is variable ``CALLPULSE_FOO_BAR``."""
 
     model_config = SettingsConfigDict(env_prefix="CALLPULSE_", frozen=True, extra="forbid")
@@ -201,7 +202,8 @@ def load_settings(**overrides: object) -> Settings:
 def render_markdown_table() -> str:
     """The configuration table of the README (a test keeps the two in step)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
+    security_last = sorted(Settings.model_fields.items(), key=lambda item: item[0] in SecuritySettings.model_fields)
+    for name, field in security_last:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, tuple):
             shown = ",".join(str(item) for item in default)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import insort
 from typing import Any
 
 from processors import agents
@@ -37,23 +38,34 @@ class AgentPartition(PartitionBase):
             self._apply_event(event, changes, touched)
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
-        before = self.timelines.get(event.agent_id) or agents.AgentTimeline(event.agent_id)
-        if before.has_event(event.event_id):
+        timeline = self.timelines.get(event.agent_id)
+        if timeline is not None and timeline.has_event(event.event_id):
             changes.stats["duplicate"] += 1
             return
-        after = agents.add_transition(before, event)
-        changes.add_sums(agents.contributions(before, self.policy), agents.contributions(after, self.policy))
+        if event.agent_id not in touched:  # keep the timeline as it was before the batch, change a copy
+            touched[event.agent_id] = timeline
+            timeline = agents.AgentTimeline(event.agent_id, list(timeline.transitions) if timeline else [])
+            self.timelines[event.agent_id] = timeline
+        assert timeline is not None
+        insort(timeline.transitions, agents.transition_of(event))
         self._advance_watermark(event.time_ms)
-        self.timelines[event.agent_id] = agents.prune(after, self.watermark_ms - self.policy.allowed_lateness_ms)
-        touched[event.agent_id] = True
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         """Nothing to do per record: a timeline is pruned when it changes (see ``_apply_event``)."""
 
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
-        for agent_id in touched:
+        """One difference per changed timeline: its contributions now minus before the batch.
+
+        Contributions are a function of the transitions, so the per-event differences telescope. Pruning
+        waits for the end of the batch: what it drops is older than every event the batch could still
+        admit, so pruning later changes no figure."""
+        horizon = self.watermark_ms - self.policy.allowed_lateness_ms
+        for agent_id, first in touched.items():
             timeline = self.timelines[agent_id]
+            before = agents.contributions(first, self.policy) if first is not None else {}
+            changes.add_sums(before, agents.contributions(timeline, self.policy))
+            timeline = self.timelines[agent_id] = agents.prune(timeline, horizon)
             changes.records_upserted[agent_id] = timeline.to_json()
             live = agents.live_state(timeline)
             if live is not None:

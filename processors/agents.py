@@ -8,6 +8,7 @@ are pruned (their contributions are final) except the newest of them, which stil
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -67,11 +68,16 @@ class AgentTimeline:
         )
 
 
-def add_transition(timeline: AgentTimeline, event: AgentEvent) -> AgentTimeline:
-    """The timeline with the event's transition inserted in time order."""
+def transition_of(event: AgentEvent) -> Transition:
     members = event.member_qids if event.queues else ()
-    transition = Transition(event.time_ms, event.event_id, event.state, event.where.qid, event.reason, members)
-    return AgentTimeline(timeline.agent_id, sorted([*timeline.transitions, transition]))
+    return Transition(event.time_ms, event.event_id, event.state, event.where.qid, event.reason, members)
+
+
+def add_transition(timeline: AgentTimeline, event: AgentEvent) -> AgentTimeline:
+    """The timeline with the event's transition inserted in time order (``timeline`` is left as it was)."""
+    copy = AgentTimeline(timeline.agent_id, list(timeline.transitions))
+    insort(copy.transitions, transition_of(event))
+    return copy
 
 
 def prune(timeline: AgentTimeline, horizon_ms: int) -> AgentTimeline:
@@ -99,18 +105,23 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
     With ``policy.per_agent`` every figure is also kept under the agent's own key.
     """
     sums: dict[BucketKey, int] = {}
+    owners_of: dict[str, tuple[str, ...]] = {}
 
     def add(bucket: int, qid: str, figure: str, value: int) -> None:
-        agent = agent_key(QueueRef.from_qid(qid).tenant, timeline.agent_id)  # the tenant the figure counts in
-        for owner in (qid, agent) if policy.per_agent else (qid,):
+        owners = owners_of.get(qid)
+        if owners is None:
+            agent = agent_key(QueueRef.from_qid(qid).tenant, timeline.agent_id)  # the tenant the figure counts in
+            owners = owners_of[qid] = (qid, agent) if policy.per_agent else (qid,)
+        for owner in owners:
             key = (bucket, owner, figure)
             sums[key] = sums.get(key, 0) + value
 
     idle_since: int | None = None
     for before, after in pairwise(timeline.transitions):
         if before.state is not AgentState.OFFLINE:
+            figure = state_figure(before.state.value)
             for bucket, spent in split_by_bucket(before.time_ms, after.time_ms, policy.bucket_ms):
-                add(bucket, before.qid, state_figure(before.state.value), spent)
+                add(bucket, before.qid, figure, spent)
     for transition in timeline.transitions:
         if transition.state is AgentState.AVAILABLE:
             idle_since = transition.time_ms if idle_since is None else idle_since

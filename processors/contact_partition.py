@@ -33,6 +33,8 @@ class ContactPartition(PartitionBase):
         self.legs: dict[str, contacts.ContactLeg] = dict(legs or {})
         # ids of standalone events (resolutions, surveys) -> until when a duplicate could still arrive
         self.seen: dict[str, int] = dict(seen or {})
+        # legs changed by the batch being applied -> their state before it (None: new); see ``_settle``
+        self._unsettled: dict[str, contacts.ContactLeg | None] = {}
         for leg_id, leg in self.legs.items():
             heapq.heappush(self._expiry, (self._expires_at(leg), leg_id))
         for record_key, expires_at in self.seen.items():
@@ -73,12 +75,9 @@ class ContactPartition(PartitionBase):
             changes.reject(offset, key, raw, rejection)
             return
         touched.setdefault(leg_id, self.legs.get(leg_id))
+        self._unsettled.setdefault(leg_id, self.legs.get(leg_id))
         if event.type is ContactEventType.QUEUED:
             self._forward(event, customers.CONTACT, changes)
-        sums_before, max_before = contacts.contributions(before, self.policy)
-        sums_after, max_after = contacts.contributions(after, self.policy)
-        changes.add_sums(sums_before, sums_after)
-        changes.add_maxima(max_before, max_after)
         self.legs[leg_id] = after
         heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
         self._advance_watermark(event.time_ms)
@@ -120,11 +119,28 @@ class ContactPartition(PartitionBase):
             if leg is None or self._expires_at(leg) != expires_at:
                 continue  # superseded by a newer entry
             touched.setdefault(leg_id, leg)
+            self._settle(leg_id, leg, changes)
             del self.legs[leg_id]
             if not leg.closed:
                 changes.stats["stale_evicted"] += 1
 
+    def _settle(self, leg_id: str, now: contacts.ContactLeg, changes: BatchChanges) -> None:
+        """Add what the leg contributes now minus what it contributed when the batch first changed it.
+
+        Contributions are a function of the leg's events, so the per-event differences telescope: one
+        difference per leg per batch (and at eviction) gives the same sums, and the maxima of the states
+        the stored figures ever showed."""
+        if leg_id not in self._unsettled:
+            return
+        first = self._unsettled.pop(leg_id)
+        sums_before, max_before = contacts.contributions(first, self.policy) if first is not None else ({}, {})
+        sums_after, max_after = contacts.contributions(now, self.policy)
+        changes.add_sums(sums_before, sums_after)
+        changes.add_maxima(max_before, max_after)
+
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        for leg_id in list(self._unsettled):
+            self._settle(leg_id, self.legs[leg_id], changes)
         for leg_id, first in touched.items():
             if leg_id.startswith(SEEN_PREFIX):
                 if leg_id in self.seen:

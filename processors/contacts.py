@@ -7,7 +7,7 @@ result does not depend on the order events arrive in; duplicates (same event id)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import groupby, pairwise
 from typing import Any
 
@@ -54,6 +54,25 @@ class ContactLeg:
     holds: list[tuple[int, int, str]] = field(default_factory=list)  # (time, HOLD_START|HOLD_END, event id)
     event_ids: set[str] = field(default_factory=set)
     last_event_ms: int = 0
+
+    def copy(self) -> ContactLeg:
+        """A shallow copy (what ``dataclasses.replace`` does, several times faster)."""
+        return ContactLeg(
+            self.where,
+            self.contact_id,
+            self.queued_ms,
+            self.answered_ms,
+            self.abandoned_ms,
+            self.timeout_ms,
+            self.ended_ms,
+            self.transferred_ms,
+            self.wrapup_ms,
+            self.first_response_ms,
+            self.agent_id,
+            self.holds,
+            self.event_ids,
+            self.last_event_ms,
+        )
 
     @property
     def end_ms(self) -> int | None:
@@ -169,11 +188,12 @@ def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejec
                 f"contact {leg.contact_id} already has a {event.type.value} event "
                 f"(id {event.event_id} is a second one)",
             )
-        candidate = replace(leg)
+        candidate = leg.copy()
         setattr(candidate, attribute, event.time_ms)
     else:
         kind = HOLD_START if event.type is _T.HOLD_START else HOLD_END
-        candidate = replace(leg, holds=sorted([*leg.holds, (event.time_ms, kind, event.event_id)]))
+        candidate = leg.copy()
+        candidate.holds = sorted([*leg.holds, (event.time_ms, kind, event.event_id)])
     if event.type is _T.ANSWERED and event.agent_id is not None:
         candidate.agent_id = event.agent_id
     problem = _problem(candidate)

@@ -43,8 +43,13 @@ def create_app(
     interval_ms: int = 900_000,
     interval_retention_days: int = 7,
     zone: tzinfo = UTC,
+    broker_credentials: Any = None,
+    redis_options: dict[str, Any] | None = None,
+    dead_letter_personal_data: bool = False,
 ) -> faust.App:
-    """Build the worker app; nothing connects until the Faust worker starts it."""
+    """Build the worker app; nothing connects until the Faust worker starts it.
+
+    ``broker_credentials``: Faust SASL/SSL credentials; ``redis_options``: Redis AUTH/TLS keyword arguments."""
     app = faust.App(
         app_id,
         broker=broker_url,
@@ -59,6 +64,7 @@ def create_app(
         broker_heartbeat_interval=min(3.0, broker_session_timeout_seconds / 3),
         broker_rebalance_timeout=broker_rebalance_timeout_seconds,
         producer_acks=-1,
+        broker_credentials=broker_credentials,
     )
     topics: dict[Stream, Any] = {
         "contacts": app.topic(contacts_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
@@ -68,7 +74,7 @@ def create_app(
     dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
     bucket_ttl = bucket_ttl_seconds(longest_window_seconds, policy)
     store = PartitionStore(
-        Redis.from_url(redis_url),
+        Redis.from_url(redis_url, **(redis_options or {})),
         prefix=redis_prefix,
         bucket_ttl_seconds=bucket_ttl,
         interval_ms=interval_ms,
@@ -82,7 +88,11 @@ def create_app(
             await dead_topic.send(
                 key=letter.key,
                 value=dead_letter.envelope(
-                    letter, topic=topics[stream].get_topic_name(), partition=partition, rejected_at_ms=now_ms
+                    letter,
+                    topic=topics[stream].get_topic_name(),
+                    partition=partition,
+                    rejected_at_ms=now_ms,
+                    personal_data=dead_letter_personal_data,
                 ),
                 headers=dead_letter.headers(letter),
             )

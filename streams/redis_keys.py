@@ -45,6 +45,19 @@ class PartitionKeys:
         return f"{self.tag}:meta"
 
     @property
+    def changes(self) -> str:
+        """Sorted set: period name (a period key without the tag, e.g. ``sum:<bucket>``) -> the partition's
+        write sequence (meta ``seq``) that last changed it; the exporter re-reads only what changed."""
+        return f"{self.tag}:changes"
+
+    def period_key(self, period: str) -> str:
+        """The key of a period name from ``changes``."""
+        return f"{self.tag}:{period}"
+
+    def period_name(self, key: str) -> str:
+        return key.removeprefix(f"{self.tag}:")
+
+    @property
     def records(self) -> str:
         """Hash: contact legs or agent timelines in progress, JSON per key."""
         return f"{self.tag}:records"

@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from processors.agents import AgentTimeline
 from processors.batch import BatchChanges
@@ -23,6 +22,7 @@ from processors.customers import CustomerHistory
 from processors.figures import KpiPolicy
 from processors.partition import SEEN_PREFIX, AgentPartition, ContactPartition, CustomerPartition
 from processors.windows import local_day
+from streams.batch_script import BATCH_SCRIPT, CHANGED_KEPT, WritePlan
 from streams.redis_keys import STAT_PREFIX, PartitionKeys, Stream, figure_field, partition_member, partitions_key
 
 
@@ -57,6 +57,7 @@ class PartitionStore:
         self.interval_ttl_seconds = interval_ttl_seconds
         self.day_ttl_seconds = 2 * 86_400 + bucket_ttl_seconds
         self.zone = zone
+        self._batch_script = redis.register_script(BATCH_SCRIPT)
 
     def keys(self, stream: Stream, partition: int) -> PartitionKeys:
         return PartitionKeys(self.prefix, stream, partition)
@@ -92,21 +93,17 @@ class PartitionStore:
     ) -> WriteOutcome:
         """Write the batch atomically if Redis still holds ``expected_offset`` for the partition."""
         keys = self.keys(stream, partition)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(keys.meta)
-            stored = await pipe.hget(keys.meta, "offset")
-            if (int(stored) if stored is not None else -1) != expected_offset:
-                await pipe.unwatch()  # type: ignore[no-untyped-call]
-                return WriteOutcome.FENCED
-            pipe.multi()  # type: ignore[no-untyped-call]
-            self._queue_commands(pipe, keys, changes)
-            try:
-                await pipe.execute()
-            except WatchError:
-                return WriteOutcome.FENCED
-        return WriteOutcome.WRITTEN
+        plan = self.plan(keys, changes)
+        done = await self._batch_script(
+            keys=plan.keys,
+            args=[expected_offset, orjson.dumps(plan.ops), orjson.dumps(plan.changed), CHANGED_KEPT],
+        )
+        return WriteOutcome.WRITTEN if done else WriteOutcome.FENCED
 
-    def _queue_commands(self, pipe: Any, keys: PartitionKeys, changes: BatchChanges) -> None:
+    def plan(self, keys: PartitionKeys, changes: BatchChanges) -> WritePlan:
+        """The batch's writes (pure): bucket sums and maxima at three granularities, waiting sets, records,
+        live states, counters, and last the offset and watermark."""
+        plan = WritePlan(keys.meta, keys.changes)
         sums: dict[tuple[str, str, int], dict[str, int]] = {}  # (sums key, maxima key, ttl) -> field -> delta
         maxima: dict[tuple[str, str, int], dict[str, int]] = {}
         queues: set[str] = set(changes.waiting_added)
@@ -123,30 +120,31 @@ class PartitionStore:
                 name = figure_field(qid, figure)
                 fields[name] = max(fields.get(name, value), value)
         for (sums_key, _maxima_key, ttl), fields in sums.items():
-            for name, delta in fields.items():
-                if delta:
-                    pipe.hincrby(sums_key, name, delta)
-            pipe.expire(sums_key, ttl)
+            plan.increment(sums_key, fields, ttl)
+            plan.mark_changed(keys.period_name(sums_key))
         for (_sums_key, maxima_key, ttl), fields in maxima.items():
-            pipe.zadd(maxima_key, fields, gt=True)
-            pipe.expire(maxima_key, ttl)
+            plan.raise_to(maxima_key, fields, ttl)
+            plan.mark_changed(keys.period_name(maxima_key))
         if queues:
-            pipe.sadd(keys.queues, *queues)
+            plan.call("SADD", keys.queues, *sorted(queues))
         for qid, added in changes.waiting_added.items():
-            pipe.zadd(keys.waiting(qid), added)
+            plan.call("ZADD", keys.waiting(qid), *(item for leg, at in added.items() for item in (at, leg)))
         for qid, removed in changes.waiting_removed.items():
-            pipe.zrem(keys.waiting(qid), *removed)
-        if changes.records_upserted:
-            pipe.hset(keys.records, mapping={key: orjson.dumps(doc) for key, doc in changes.records_upserted.items()})
-        if changes.records_deleted:
-            pipe.hdel(keys.records, *changes.records_deleted)
-        if changes.live_upserted:
-            pipe.hset(keys.live, mapping={key: orjson.dumps(doc) for key, doc in changes.live_upserted.items()})
-        if changes.live_deleted:
-            pipe.hdel(keys.live, *changes.live_deleted)
-        for name, count in changes.stats.items():
-            pipe.hincrby(keys.meta, STAT_PREFIX + name, count)
-        pipe.hset(keys.meta, mapping={"offset": changes.last_offset, "watermark_ms": changes.watermark_ms})
+            plan.call("ZREM", keys.waiting(qid), *sorted(removed))
+        self._hash_changes(plan, keys.records, changes.records_upserted, changes.records_deleted)
+        self._hash_changes(plan, keys.live, changes.live_upserted, changes.live_deleted)
+        plan.increment(keys.meta, {STAT_PREFIX + name: count for name, count in changes.stats.items()}, None)
+        plan.call("HSET", keys.meta, "offset", changes.last_offset, "watermark_ms", changes.watermark_ms)
+        return plan
+
+    @staticmethod
+    def _hash_changes(plan: WritePlan, key: str, upserted: dict[str, Any], deleted: set[str]) -> None:
+        if upserted:
+            plan.call(
+                "HSET", key, *(item for name, doc in upserted.items() for item in (name, orjson.dumps(doc).decode()))
+            )
+        if deleted:
+            plan.call("HDEL", key, *sorted(deleted))
 
     def _granularities(self, keys: PartitionKeys, bucket: int) -> tuple[tuple[str, str, int], ...]:
         """(sums key, maxima key, TTL) of the minute bucket, its report interval and its local day."""

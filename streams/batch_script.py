@@ -1,0 +1,102 @@
+"""One batch's writes as a single Lua call: fenced by the stored offset, atomic, one round trip.
+
+A batch used to be a MULTI/EXEC of hundreds of commands guarded by WATCH; packing and parsing a reply per
+command cost more than the KPI logic. Now the store builds a ``WritePlan`` (the keys and a compact list of
+operations, pure) and runs ``BATCH_SCRIPT`` once: it checks the partition's offset, applies every operation,
+bumps the partition's write sequence and records which period keys changed at that sequence (the exporter
+reads only those). Every key of a plan is under the partition's hash tag, so this runs on Redis Cluster too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_ARGS_PER_OP = 1_000
+"""Operations are split so that Lua's ``unpack`` stays far below its C stack limit."""
+CHANGED_KEPT = 4_096
+"""Newest entries kept in a partition's change index (one per period key written)."""
+
+BATCH_SCRIPT = """
+local stored = redis.call('HGET', KEYS[1], 'offset')
+if (stored and tonumber(stored) or -1) ~= tonumber(ARGV[1]) then
+  return 0
+end
+local ops = cjson.decode(ARGV[2])
+for _, op in ipairs(ops) do
+  local kind, key = op[1], KEYS[op[2]]
+  if kind == 'hincr' then
+    for i = 4, #op, 2 do
+      redis.call('HINCRBY', key, op[i], op[i + 1])
+    end
+    if op[3] ~= '' then
+      redis.call('EXPIRE', key, op[3])
+    end
+  elseif kind == 'zmax' then
+    redis.call('ZADD', key, 'GT', unpack(op, 4))
+    redis.call('EXPIRE', key, op[3])
+  else
+    redis.call(kind, key, unpack(op, 3))
+  end
+end
+local changed = cjson.decode(ARGV[3])
+if #changed > 0 then
+  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  for _, name in ipairs(changed) do
+    redis.call('ZADD', KEYS[2], seq, name)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
+end
+return 1
+"""
+
+
+@dataclass
+class WritePlan:
+    """The keys and operations of one batch; ``meta`` and ``changes`` are always KEYS[1] and KEYS[2]."""
+
+    meta: str
+    changes: str
+    keys: list[str] = field(default_factory=list)
+    ops: list[list[str | int]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # period names (key suffixes) written by the batch
+    _index: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.key(self.meta)
+        self.key(self.changes)
+
+    def key(self, name: str) -> int:
+        """The key's 1-based index in KEYS (added when new)."""
+        index = self._index.get(name)
+        if index is None:
+            self.keys.append(name)
+            index = self._index[name] = len(self.keys)
+        return index
+
+    def increment(self, key: str, deltas: dict[str, int], ttl_seconds: int | None) -> None:
+        """HINCRBY every non-zero delta, then EXPIRE (unless ``ttl_seconds`` is None)."""
+        pairs = [str(item) for name, delta in deltas.items() if delta for item in (name, delta)]
+        ttl = "" if ttl_seconds is None else str(ttl_seconds)
+        for chunk in _chunks(pairs):
+            self.ops.append(["hincr", self.key(key), ttl, *chunk])
+
+    def raise_to(self, key: str, values: dict[str, int], ttl_seconds: int) -> None:
+        """ZADD GT every member (a maximum only grows), then EXPIRE."""
+        pairs = [str(item) for name, value in values.items() for item in (value, name)]
+        for chunk in _chunks(pairs):
+            self.ops.append(["zmax", self.key(key), str(ttl_seconds), *chunk])
+
+    def call(self, command: str, key: str, *args: str | int) -> None:
+        """Any other command on one key; long argument lists are split into several calls."""
+        texts = [str(arg) for arg in args]
+        pair_sized = command in {"HSET"}  # field/value pairs must not be split apart
+        for chunk in _chunks(texts, even=pair_sized):
+            self.ops.append([command, self.key(key), *chunk])
+
+    def mark_changed(self, period: str) -> None:
+        self.changed.append(period)
+
+
+def _chunks(items: list[str], *, even: bool = True) -> list[list[str]]:
+    size = MAX_ARGS_PER_OP - (MAX_ARGS_PER_OP % 2 if even else 0)
+    return [items[start : start + size] for start in range(0, len(items), size)]
