@@ -89,6 +89,7 @@ class Latency:
     p99_seconds: float
     max_seconds: float
     samples: list[float] = field(default_factory=list)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process, during the measurement
 
     def as_json(self) -> dict[str, object]:
         return dict(vars(self))

@@ -24,7 +24,7 @@ from bench.scrape import populate, summarize, time_scrapes
 from bench.sizes import Size
 from bench.stack import Deployment, Stack, wait_healthy
 from bench.traffic import Produced, default_model, minutes_of, now_ms, produce_minutes
-from bench.workers import WorkerRun, WorkerRunner
+from bench.workers import CpuReader, Watched, WorkerRun, WorkerRunner, watch, watch_self
 from streams.topics import ensure_topics
 
 
@@ -95,7 +95,7 @@ def worker_runs(bench: Bench, deployment: Deployment, produced: Produced) -> Non
         bench.measurements["worker"] = first.as_json()
         bench.say(f"run 1: {first.events_per_second:,.0f} events/s, {first.cpu_seconds:.1f} CPU s")
         if bench.wants("latency"):
-            expected += latency(bench, deployment)
+            expected += latency(bench, deployment, runner.watched[0])
         first.stats = runner.wait_for(expected)
         state = figures.figures(bench.stack.redis(), first.prefix)
     finally:
@@ -104,11 +104,17 @@ def worker_runs(bench: Bench, deployment: Deployment, produced: Produced) -> Non
         scaleout(bench, runner, first, state, expected)
 
 
-def latency(bench: Bench, deployment: Deployment) -> int:
-    """Measure with the running worker; return how many events it added to the topics."""
+def latency(bench: Bench, deployment: Deployment, worker: Watched) -> int:
+    """Measure with the running worker; return how many events it added to the topics.
+
+    The CPU seconds each process used during the measurement are kept too: on a small machine the load
+    generator and the scraping compete with the worker."""
     size = bench.size
     events = load_events(size.seed + 1, int(size.latency_rate * size.latency_seconds))
-    url = deployment.start_exporter()
+    exporter, url = deployment.spawn_exporter()
+    wait_healthy(exporter, url)
+    processes: dict[str, CpuReader] = {"bench": watch_self(), "worker": worker, "exporter": watch(exporter)}
+    before = {name: process.cpu() for name, process in processes.items()}
     poller = Poller(url)
     poller.start()
     plan = LoadPlan(
@@ -127,6 +133,7 @@ def latency(bench: Bench, deployment: Deployment) -> int:
     finally:
         poller.stopping.set()
         poller.join(15)
+    result.cpu_seconds = {name: process.cpu() - before[name] for name, process in processes.items()}
     bench.measurements["latency"] = result.as_json()
     bench.say(f"latency: p50 {result.p50_seconds:.3f}s p99 {result.p99_seconds:.3f}s")
     return len(events) + result.probes + 1

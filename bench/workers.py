@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import psutil
 
@@ -54,6 +55,25 @@ class Watched:
 
 def watch(child: Child) -> Watched:
     return Watched(child, psutil.Process(child.process.pid))
+
+
+class CpuReader(Protocol):
+    def cpu(self) -> float: ...
+
+
+class _Self:
+    """This process, read like a watched worker (CPU only)."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+
+    def cpu(self) -> float:
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
+
+def watch_self() -> _Self:
+    return _Self()
 
 
 @dataclass
