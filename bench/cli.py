@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     old = orjson.loads(args.compare.read_bytes()) if args.compare else None
-    print_table(Console(), results, old)
+    table_console = Console()
+    print_table(table_console if table_console.is_terminal else Console(width=140), results, old)
     console.log(f"results in {path} ({results['seconds']:.0f}s)")
     if errors:
         console.log(f"[red]failed steps: {', '.join(errors)}; logs kept in {workdir}[/red]")

@@ -5,15 +5,17 @@ Load: simulator events produced at exactly ``rate`` events/s, each stamped with 
 duration stays non-negative). Probes: every ``probe_interval`` s a ``queued`` event of a new contact on a
 queue of its own, all with one key so they share a partition and are applied in the order sent: the
 queue's ``callpulse_queue_waiting_contacts`` is then the number of probes applied. A thread starts a GET
-of ``/metrics`` every 50 ms (back to back when a scrape takes longer); probe ``k``'s latency is from just
-before it was handed to the producer to the end of the first scrape showing at least ``k`` waiting, so it
-includes one scrape's duration and up to 50 ms of sampling.
+of ``/metrics`` every 50 ms, or twice a scrape's duration after the last one ended when scrapes are slow
+(so the polling never keeps the exporter busy more than a third of the time); probe ``k``'s latency is
+from just before it was handed to the producer to the end of the first scrape showing at least ``k``
+waiting: an upper bound, by at most one scrape and one polling interval (both kept in the results).
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import re
 import threading
 import time
@@ -52,17 +54,19 @@ def probe_event(name: str, at_ms: int) -> bytes:
 
 
 class Poller(threading.Thread):
-    """Scrapes ``/metrics`` every ``every`` s, keeping (end time, probes visible) of every scrape."""
+    """Scrapes ``/metrics`` every ``every`` s (less often when scrapes are slow), keeping (end time, probes
+    visible) and the duration of every scrape."""
 
     def __init__(self, url: str, *, every: float = 0.05) -> None:
         super().__init__(name="bench-poller", daemon=True)
         self.url = f"{url}/metrics"
         self.every = every
-        self.seen: list[tuple[float, int]] = []
+        self.durations: list[float] = []
+        self.seen: list[tuple[float, float, int]] = []  # (started, ended, probes visible) of each scrape
         self.stopping = threading.Event()
 
     def visible(self) -> int:
-        return self.seen[-1][1] if self.seen else 0
+        return self.seen[-1][2] if self.seen else 0
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -74,21 +78,39 @@ class Poller(threading.Thread):
                 time.sleep(0.05)
                 continue
             match = _WAITING.search(text)
-            self.seen.append((time.perf_counter(), int(float(match.group(1))) if match else 0))
-            self.stopping.wait(max(0.0, started + self.every - time.perf_counter()))
+            ended = time.perf_counter()
+            self.seen.append((started, ended, int(float(match.group(1))) if match else 0))
+            self.durations.append(ended - started)
+            self.stopping.wait(max(started + self.every - ended, 2 * (ended - started)))
+
+
+@dataclass
+class Probe:
+    sent: float
+    acked: float | None = None  # when the broker acknowledged it
 
 
 @dataclass
 class Latency:
+    """Per probe: ``samples`` (upper bounds, the headline), ``lower_bounds`` (to the start of the last scrape
+    that did not show it yet) and ``ack_samples`` (produce to the broker's acknowledgement)."""
+
     offered_events_per_second: float
     achieved_events_per_second: float
     load_events: int
     probes: int
     scrapes: int
+    scrape_median_seconds: float
+    poll_median_interval_seconds: float
     p50_seconds: float
     p99_seconds: float
     max_seconds: float
+    p99_lower_bound_seconds: float
+    p50_ack_seconds: float
+    p99_ack_seconds: float
     samples: list[float] = field(default_factory=list)
+    lower_bounds: list[float] = field(default_factory=list)
+    ack_samples: list[float] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process, during the measurement
 
     def as_json(self) -> dict[str, object]:
@@ -141,25 +163,41 @@ async def drive(bootstrap: str, plan: LoadPlan, events: list[SimulatedEvent], po
         await _visible(poller, 1 + len(sent), plan.timeout)
     finally:
         await kafka.stop()
-    samples = [_first_seen(poller.seen, 1 + k, at) - at for k, at in enumerate(sent, start=1)]
+    return _latency(plan, events, achieved, sent, poller)
+
+
+def _latency(
+    plan: LoadPlan, events: list[SimulatedEvent], achieved: float, probes: list[Probe], poller: Poller
+) -> Latency:
+    bounds = [_bounds(poller.seen, 1 + k, probe.sent) for k, probe in enumerate(probes, start=1)]
+    samples = [high for _low, high in bounds]
+    lower = [low for low, _high in bounds]
+    acks = [probe.acked - probe.sent for probe in probes if probe.acked is not None]
     return Latency(
-        plan.rate,
-        achieved,
-        len(events),
-        len(sent),
-        len(poller.seen),
-        percentile(samples, 50),
-        percentile(samples, 99),
-        max(samples, default=0.0),
-        samples,
+        offered_events_per_second=plan.rate,
+        achieved_events_per_second=achieved,
+        load_events=len(events),
+        probes=len(probes),
+        scrapes=len(poller.seen),
+        scrape_median_seconds=percentile(poller.durations, 50),
+        poll_median_interval_seconds=percentile([b[0] - a[0] for a, b in itertools.pairwise(poller.seen)], 50),
+        p50_seconds=percentile(samples, 50),
+        p99_seconds=percentile(samples, 99),
+        max_seconds=max(samples, default=0.0),
+        p99_lower_bound_seconds=percentile(lower, 99),
+        p50_ack_seconds=percentile(acks, 50),
+        p99_ack_seconds=percentile(acks, 99),
+        samples=samples,
+        lower_bounds=lower,
+        ack_samples=acks,
     )
 
 
-async def _paced(kafka: AIOKafkaProducer, plan: LoadPlan, events: list[SimulatedEvent], started: float) -> list[float]:
+async def _paced(kafka: AIOKafkaProducer, plan: LoadPlan, events: list[SimulatedEvent], started: float) -> list[Probe]:
     """Send event ``i`` at ``started + i / rate`` (records packed per partition, flushed every 50 ms)."""
     packers = {stream: Packer(plan.partitions) for stream in plan.topics}
     times, start_ms = [event.time_ms for event in events], _ms()
-    probes: list[float] = []
+    probes: list[Probe] = []
     pending: list[asyncio.Future[object]] = []
     index, flushed = 0, started
     while index < len(events):
@@ -184,9 +222,11 @@ async def _paced(kafka: AIOKafkaProducer, plan: LoadPlan, events: list[Simulated
                         )
                     )
         if now - started >= len(probes) * plan.probe_interval:
-            probes.append(time.perf_counter())
+            probes.append(probe := Probe(time.perf_counter()))
             name = f"{plan.tag}-{len(probes)}"
-            pending.append(await kafka.send(plan.topics["contacts"], key=PROBE_KEY, value=probe_event(name, _ms())))
+            future = await kafka.send(plan.topics["contacts"], key=PROBE_KEY, value=probe_event(name, _ms()))
+            future.add_done_callback(lambda _f, probe=probe: setattr(probe, "acked", time.perf_counter()))
+            pending.append(future)
         pending = [future for future in pending if not future.done()]
         await asyncio.sleep(0.002)
     await asyncio.gather(*pending)
@@ -201,10 +241,15 @@ async def _visible(poller: Poller, count: int, timeout: float) -> None:
         await asyncio.sleep(0.01)
 
 
-def _first_seen(seen: list[tuple[float, int]], count: int, after: float) -> float:
-    for at, visible in seen:
-        if visible >= count and at >= after:
-            return at
+def _bounds(seen: list[tuple[float, float, int]], count: int, sent: float) -> tuple[float, float]:
+    """(lower, upper) bound of the probe's latency: from ``sent`` to the start of the last scrape that did not
+    show it (its value was read after that start) and to the end of the first scrape that did."""
+    last_without = sent
+    for started, ended, visible in seen:
+        if visible >= count and ended >= sent:
+            return max(0.0, last_without - sent), ended - sent
+        if visible < count:
+            last_without = max(last_without, started)
     raise BenchError(f"probe {count - 1} never showed on /metrics")
 
 

@@ -35,6 +35,9 @@ def _latency(latency: dict[str, Any] | None) -> dict[str, Any]:
         "latency_offered_events_per_second": latency["achieved_events_per_second"],
         "latency_p50_seconds": latency["p50_seconds"],
         "latency_p99_seconds": latency["p99_seconds"],
+        "latency_p99_lower_bound_seconds": latency["p99_lower_bound_seconds"],
+        "latency_p99_produce_ack_seconds": latency["p99_ack_seconds"],
+        "latency_scrape_median_seconds": latency["scrape_median_seconds"],
     }
 
 

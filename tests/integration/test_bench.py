@@ -62,6 +62,13 @@ def test_every_probe_has_a_latency(results: dict[str, Any]) -> None:
     assert latency["load_events"] == 15_000 and latency["probes"] > 10
     assert len(latency["samples"]) == latency["probes"] and min(latency["samples"]) > 0
     assert 0 < latency["p50_seconds"] <= latency["p99_seconds"] <= latency["max_seconds"]
+    assert latency["scrapes"] > 1 and latency["scrape_median_seconds"] > 0
+    assert len(latency["lower_bounds"]) == latency["probes"] and latency["p99_lower_bound_seconds"] >= 0
+    assert latency["lower_bounds"] <= latency["samples"] or all(
+        low <= high for low, high in zip(latency["lower_bounds"], latency["samples"], strict=True)
+    )
+    assert len(latency["ack_samples"]) == latency["probes"] and latency["p99_ack_seconds"] > 0
+    assert set(latency["cpu_seconds"]) == {"bench", "worker", "exporter"}
 
 
 def test_scrapes_are_timed_for_every_queue_count(results: dict[str, Any]) -> None:
