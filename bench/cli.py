@@ -57,7 +57,8 @@ def run_steps(bench: phases.Bench, errors: dict[str, str]) -> None:
         deployment, produced = phases.produce_contents(bench)
         if bench.wants("ceiling", "worker"):
             step("ceiling", lambda: phases.ceiling(bench, deployment, produced))
-        step("workers", lambda: phases.worker_runs(bench, deployment, produced))
+        if bench.wants("worker", "latency", "memory", "scaleout"):
+            step("workers", lambda: phases.worker_runs(bench, deployment, produced))
     if bench.wants("scrape"):
         step("scrape", lambda: phases.scrape(bench))
 
