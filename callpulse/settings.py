@@ -45,7 +45,12 @@ class Settings(SecuritySettings):
 
     # worker
     app_id: str = Field("callpulse", description="Kafka consumer group / Faust app id")
-    batch_max_events: int = Field(2000, ge=1, le=100_000, description="Largest batch the worker applies at once")
+    batch_max_records: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Most Kafka records (one event, or a batch of up to 10,000) the worker applies at once",
+    )
     batch_within_seconds: Seconds = Field(0.2, description="Longest wait to fill a batch")
     broker_session_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer session timeout")
     broker_rebalance_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer rebalance timeout")

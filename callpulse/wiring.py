@@ -63,7 +63,7 @@ def worker_app(settings: Settings) -> Any:
         topic_partitions=settings.topic_partitions,
         policy=kpi_policy(settings),
         longest_window_seconds=max(settings.windows),
-        batch_max_events=settings.batch_max_events,
+        batch_max_records=settings.batch_max_records,
         batch_within_seconds=settings.batch_within_seconds,
         broker_session_timeout_seconds=settings.broker_session_timeout_seconds,
         broker_rebalance_timeout_seconds=settings.broker_rebalance_timeout_seconds,
