@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,3 +104,21 @@ def test_accepted_names_give_valid_exposition_that_parses_back(triples: list[tup
                     seen_agents.add((sample.labels["tenant"], sample.labels["agent"]))
     assert seen_queues == queues
     assert seen_agents == agents  # ids with '"' or '\' come back unchanged: they were escaped, not broken
+
+
+def test_agent_label_cardinality_is_capped_per_tenant() -> None:
+    #   60 agents of one tenant, cap 10: the 10 busiest keep their series, 50 are summed under agent="_other"
+    snapshot = Snapshot(now_ms=NOW, per_agent=True)
+    for n in range(60):
+        snapshot.totals[(agent_key("acme", f"agent-{n:02d}"), "5m")] = {"handled": n, "handle_ms": 1000 * n}
+    capped = replace(VIEW, per_agent_max_series=10)
+    samples = [
+        sample
+        for metric_family in agent_metrics.per_agent(snapshot, capped)
+        for sample in metric_family.samples
+        if sample.name == "callpulse_agent_handled_contacts"
+    ]
+    agents = {sample.labels["agent"] for sample in samples}
+    assert agents == {f"agent-{n}" for n in range(50, 60)} | {agent_metrics.OTHER}
+    other = [s.value for s in samples if s.labels == {"tenant": "acme", "agent": "_other", "window": "5m"}]
+    assert other == [sum(range(50))]
