@@ -29,6 +29,7 @@ def kpi_policy(settings: Settings) -> KpiPolicy:
         per_agent=settings.per_agent_metrics,
         customer_salt=settings.customer_id_salt.get_secret_value().encode(),
         fcr_window_ms=settings.fcr_days * 86_400_000,
+        limits=settings.event_limits,
     )
 
 

@@ -9,12 +9,12 @@ one bad element is dead-lettered (with its index) and the rest are applied.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import orjson
 
 from processors.events import (
+    DEFAULT_LIMITS,
     AgentEvent,
     ContactEvent,
     Rejection,
@@ -22,6 +22,7 @@ from processors.events import (
     decode_agent_event,
     decode_contact_event,
 )
+from processors.limits import EventLimits, nesting_depth
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 """Largest batch record; Kafka's own default limit (message.max.bytes) is about 1 MiB."""
@@ -36,12 +37,18 @@ def is_batch(raw: bytes) -> bool:
     return raw.lstrip()[:1] == b"["
 
 
-def split_record(raw: bytes) -> list[Element] | Rejection:
-    """The events a record carries, as bytes each; a record that is not a valid batch is rejected whole."""
+def split_record(raw: bytes, limits: EventLimits = DEFAULT_LIMITS) -> list[Element] | Rejection:
+    """The events a record carries, as bytes each; a record that is not a valid batch is rejected whole.
+
+    The nesting is measured before parsing (see ``processors.limits``): an array of events is one level
+    deeper than the events it holds may be."""
     if not is_batch(raw):
         return [(None, raw)]
     if len(raw) > MAX_RECORD_BYTES:
         return Rejection(RejectReason.TOO_LARGE, f"batch record is {len(raw)} bytes, the limit is {MAX_RECORD_BYTES}")
+    depth = limits.max_json_depth + 1
+    if raw.count(b"[") + raw.count(b"{") > depth and nesting_depth(raw, stop_after=depth) > depth:
+        return Rejection(RejectReason.TOO_DEEP, f"batch record: arrays and objects nest deeper than {depth} levels")
     try:
         elements = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -60,16 +67,12 @@ def batch_value(events: list[bytes]) -> bytes:
     return b"[" + b",".join(events) + b"]"
 
 
-_DECODERS: dict[EventStream, Callable[[bytes], ContactEvent | AgentEvent | Rejection]] = {
-    "contacts": decode_contact_event,
-    "agents": decode_agent_event,
-}
-
-
-def decode_record(stream: EventStream, raw: bytes) -> list[ContactEvent | AgentEvent | Rejection]:
+def decode_record(
+    stream: EventStream, raw: bytes, *, limits: EventLimits = DEFAULT_LIMITS, now_ms: int | None = None
+) -> list[ContactEvent | AgentEvent | Rejection]:
     """Every event of a record decoded as the worker decodes it (one Rejection for a bad batch)."""
-    elements = split_record(raw)
+    elements = split_record(raw, limits)
     if isinstance(elements, Rejection):
         return [elements]
-    decode = _DECODERS[stream]
-    return [decode(element) for _index, element in elements]
+    decode = decode_contact_event if stream == "contacts" else decode_agent_event
+    return [decode(element, limits=limits, now_ms=now_ms) for _index, element in elements]
