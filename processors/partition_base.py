@@ -71,7 +71,7 @@ class PartitionBase:
 
     def _split(self, raw: bytes) -> list[Element] | Rejection:
         """The events of a record: a batch record's elements, or the record itself."""
-        return split_record(raw, self.policy.limits)
+        return split_record(raw)
 
     def _admit(self, decoded: _Timed | Rejection, record: Record, changes: BatchChanges) -> bool:
         """Whether a decoded record may be applied: it is valid and not late; else it is dead-lettered."""

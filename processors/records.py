@@ -22,7 +22,7 @@ from processors.events import (
     decode_agent_event,
     decode_contact_event,
 )
-from processors.limits import EventLimits, nesting_depth
+from processors.limits import EventLimits
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 """Largest batch record; Kafka's own default limit (message.max.bytes) is about 1 MiB."""
@@ -37,21 +37,20 @@ def is_batch(raw: bytes) -> bool:
     return raw.lstrip()[:1] == b"["
 
 
-def split_record(raw: bytes, limits: EventLimits = DEFAULT_LIMITS) -> list[Element] | Rejection:
+def split_record(raw: bytes) -> list[Element] | Rejection:
     """The events a record carries, as bytes each; a record that is not a valid batch is rejected whole.
 
-    The nesting is measured before parsing (see ``processors.limits``): an array of events is one level
-    deeper than the events it holds may be."""
+    orjson stops at 1,024 levels of nesting, so a hostile batch cannot exhaust the parser's stack; each
+    element then gets the event's own depth check (``limits.max_json_depth``) when it is decoded."""
     if not is_batch(raw):
         return [(None, raw)]
     if len(raw) > MAX_RECORD_BYTES:
         return Rejection(RejectReason.TOO_LARGE, f"batch record is {len(raw)} bytes, the limit is {MAX_RECORD_BYTES}")
-    depth = limits.max_json_depth + 1
-    if raw.count(b"[") + raw.count(b"{") > depth and nesting_depth(raw, stop_after=depth) > depth:
-        return Rejection(RejectReason.TOO_DEEP, f"batch record: arrays and objects nest deeper than {depth} levels")
     try:
         elements = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            return Rejection(RejectReason.TOO_DEEP, f"batch record nests too deep: {exc}")
         return Rejection(RejectReason.INVALID_JSON, f"batch record is not valid JSON: {exc}")
     if not elements:
         return Rejection(RejectReason.INVALID_VALUE, "batch record holds no events")
@@ -71,7 +70,7 @@ def decode_record(
     stream: EventStream, raw: bytes, *, limits: EventLimits = DEFAULT_LIMITS, now_ms: int | None = None
 ) -> list[ContactEvent | AgentEvent | Rejection]:
     """Every event of a record decoded as the worker decodes it (one Rejection for a bad batch)."""
-    elements = split_record(raw, limits)
+    elements = split_record(raw)
     if isinstance(elements, Rejection):
         return [elements]
     decode = decode_contact_event if stream == "contacts" else decode_agent_event
