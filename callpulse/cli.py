@@ -222,7 +222,7 @@ Notes:
     help="--from-kafka: stop once no new record came for this long",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Records per batch [default: CALLPULSE_BATCH_MAX_EVENTS]"
+    "--batch-size", type=click.IntRange(min=1), help="Records per batch [default: CALLPULSE_BATCH_MAX_RECORDS]"
 )
 @click.option(
     "--compare-live",
@@ -269,7 +269,7 @@ def recompute(
         replace=replace,
         json_path=None if json_path is None else Path(json_path),
         idle_seconds=idle_seconds,
-        batch_size=batch_size or settings.batch_max_events,
+        batch_size=batch_size or settings.batch_max_records,
         progress_every=progress_every,
         compare_live=compare_live,
     )

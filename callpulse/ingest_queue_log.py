@@ -21,6 +21,7 @@ from typing import Any, Protocol, TextIO
 
 import orjson
 
+from callpulse.batching import BatchPacker, PackedRecord
 from callpulse.ingest_checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from callpulse.ingest_tail import FileTail, Line
 from callpulse.settings import Settings
@@ -36,7 +37,7 @@ class SinkError(RuntimeError):
 
 
 class Sink(Protocol):
-    def send(self, topic: str, key: bytes, value: bytes) -> None: ...
+    def send(self, topic: str, key: bytes, value: bytes, *, packed: bool = True) -> None: ...
 
     def flush(self) -> None:
         """Wait for every record sent since the last flush; raise SinkError if one was not acknowledged."""
@@ -91,19 +92,37 @@ class KafkaSink:
         )
         self._timeout = timeout_seconds
         self._futures: list[Any] = []
+        self._packers: dict[str, BatchPacker] = {}  # topic -> events waiting for the next flush
 
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
+    def send(self, topic: str, key: bytes, value: bytes, *, packed: bool = True) -> None:
+        """Queue an event; ``flush`` sends the queued events packed into batch records per partition
+        (``packed=False``: a record of its own, as dead letters are)."""
         from kafka.errors import KafkaError
 
         try:
-            self._futures.append(self._producer.send(topic, key=key, value=value))
+            if not packed:
+                self._futures.append(self._producer.send(topic, key=key, value=value))
+                return
+            packer = self._packers.get(topic)
+            if packer is None:
+                partitions = self._producer.partitions_for(topic)  # waits for metadata
+                packer = self._packers[topic] = BatchPacker(len(partitions or {0}))
+            self._send_packed(topic, packer.add(key, value))
         except KafkaError as exc:
             raise SinkError(f"cannot send to {topic}: {exc}") from None
+
+    def _send_packed(self, topic: str, records: list[PackedRecord]) -> None:
+        for record in records:
+            self._futures.append(
+                self._producer.send(topic, key=record.key, value=record.value, partition=record.partition)
+            )
 
     def flush(self) -> None:
         from kafka.errors import KafkaError
 
         try:
+            for topic, packer in self._packers.items():
+                self._send_packed(topic, packer.drain())
             self._producer.flush(timeout=self._timeout)
         except KafkaError as exc:
             raise SinkError(f"Kafka did not acknowledge the batch: {exc}") from None
@@ -180,7 +199,9 @@ class _Ingest:
                 "payload": line.raw.decode("utf-8", errors="replace")[:MAX_PAYLOAD_CHARS],
                 "rejected_at_ms": int(self.clock() * 1000),
             }
-            self.sink.send(self.topics.dead_letter, self.options.config.source.encode(), orjson.dumps(letter))
+            self.sink.send(
+                self.topics.dead_letter, self.options.config.source.encode(), orjson.dumps(letter), packed=False
+            )
         elif not result.events:
             self.tally.quiet[result.note or result.event_name] += 1
 

@@ -29,6 +29,7 @@ def kpi_policy(settings: Settings) -> KpiPolicy:
         per_agent=settings.per_agent_metrics,
         customer_salt=settings.customer_id_salt.get_secret_value().encode(),
         fcr_window_ms=settings.fcr_days * 86_400_000,
+        limits=settings.event_limits,
     )
 
 
@@ -63,7 +64,7 @@ def worker_app(settings: Settings) -> Any:
         topic_partitions=settings.topic_partitions,
         policy=kpi_policy(settings),
         longest_window_seconds=max(settings.windows),
-        batch_max_events=settings.batch_max_events,
+        batch_max_records=settings.batch_max_records,
         batch_within_seconds=settings.batch_within_seconds,
         broker_session_timeout_seconds=settings.broker_session_timeout_seconds,
         broker_rebalance_timeout_seconds=settings.broker_rebalance_timeout_seconds,

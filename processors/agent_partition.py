@@ -29,11 +29,12 @@ class AgentPartition(PartitionBase):
     ) -> None:
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
+        self._prune_at: dict[str, int] = {}  # agents changed by the batch -> the horizon after their last event
 
     def _apply_one(
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
-        event = decode_agent_event(raw)
+        event = decode_agent_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
         if self._admit(event, (offset, key, raw), changes) and not isinstance(event, Rejection):
             self._apply_event(event, changes, touched)
 
@@ -49,6 +50,7 @@ class AgentPartition(PartitionBase):
         assert timeline is not None
         insort(timeline.transitions, agents.transition_of(event))
         self._advance_watermark(event.time_ms)
+        self._prune_at[event.agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
@@ -59,13 +61,13 @@ class AgentPartition(PartitionBase):
 
         Contributions are a function of the transitions, so the per-event differences telescope. Pruning
         waits for the end of the batch: what it drops is older than every event the batch could still
-        admit, so pruning later changes no figure."""
-        horizon = self.watermark_ms - self.policy.allowed_lateness_ms
+        admit, so pruning later changes no figure. Each timeline is pruned at the horizon of its own last
+        event, so what is stored does not depend on where batches are cut either."""
         for agent_id, first in touched.items():
             timeline = self.timelines[agent_id]
             before = agents.contributions(first, self.policy) if first is not None else {}
             changes.add_sums(before, agents.contributions(timeline, self.policy))
-            timeline = self.timelines[agent_id] = agents.prune(timeline, horizon)
+            timeline = self.timelines[agent_id] = agents.prune(timeline, self._prune_at.pop(agent_id))
             changes.records_upserted[agent_id] = timeline.to_json()
             live = agents.live_state(timeline)
             if live is not None:

@@ -36,7 +36,7 @@ def create_app(
     topic_partitions: int,
     policy: KpiPolicy,
     longest_window_seconds: int,
-    batch_max_events: int,
+    batch_max_records: int,
     batch_within_seconds: float,
     broker_session_timeout_seconds: float,
     broker_rebalance_timeout_seconds: float,
@@ -112,7 +112,7 @@ def create_app(
     def make_agent(stream: Stream) -> Any:
         async def consume(events_stream: faust.StreamT[bytes]) -> None:
             assert isinstance(events_stream, faust.Stream)  # StreamT does not declare take_events
-            async for events in events_stream.take_events(batch_max_events, within=batch_within_seconds):
+            async for events in events_stream.take_events(batch_max_records, within=batch_within_seconds):
                 await applier.apply(stream, group_by_partition(events))
 
         consume.__name__ = f"apply_{stream}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ class BatchApplier:
         send_forwards: SendForwards | None = None,
         retry_initial_seconds: float = 0.1,
         retry_max_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -50,6 +52,7 @@ class BatchApplier:
         self.send_forwards = send_forwards
         self.retry_initial_seconds = retry_initial_seconds
         self.retry_max_seconds = retry_max_seconds
+        self.clock = clock  # epoch seconds: events too far ahead of it are rejected
         self._processors: dict[tuple[Stream, int], Processor] = {}
 
     def forget(self, stream: Stream, partition: int) -> None:
@@ -64,7 +67,7 @@ class BatchApplier:
         while True:
             processor = await self._processor(stream, partition)
             expected = processor.offset
-            changes = processor.apply_batch(records)
+            changes = processor.apply_batch(records, now_ms=int(self.clock() * 1000))
             if changes.is_empty:
                 return
             if changes.dead_letters:
