@@ -14,74 +14,19 @@ waiting: an upper bound, by at most one scrape and one polling interval (both ke
 from __future__ import annotations
 
 import asyncio
-import bisect
 import itertools
-import re
-import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 
-import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.compat import Packer
+from bench.load import restamped
+from bench.numbers import percentile
+from bench.probes import PROBE_KEY, Poller, latency_bounds, probe_event
 from bench.stack import BenchError
-from bench.traffic import default_model, minutes_of, producer
+from bench.traffic import producer
 from callpulse.simulator import SimulatedEvent
-from processors.timeutil import format_ms, parse_event_time_ms
-
-PROBE_TENANT, PROBE_QUEUE = "benchprobe", "probe"
-PROBE_KEY = b"bench-probe"
-_WAITING = re.compile(
-    r'^callpulse_queue_waiting_contacts\{[^}]*queue="' + PROBE_QUEUE + r'"[^}]*\} (\S+)$', re.MULTILINE
-)
-
-
-def probe_event(name: str, at_ms: int) -> bytes:
-    return orjson.dumps(
-        {
-            "schema_version": 1,
-            "event_id": name,
-            "event_time": format_ms(at_ms),
-            "type": "queued",
-            "tenant": PROBE_TENANT,
-            "queue": PROBE_QUEUE,
-            "channel": "voice",
-            "contact_id": name,
-        }
-    )
-
-
-class Poller(threading.Thread):
-    """Scrapes ``/metrics`` every ``every`` s (less often when scrapes are slow), keeping (end time, probes
-    visible) and the duration of every scrape."""
-
-    def __init__(self, url: str, *, every: float = 0.05) -> None:
-        super().__init__(name="bench-poller", daemon=True)
-        self.url = f"{url}/metrics"
-        self.every = every
-        self.durations: list[float] = []
-        self.seen: list[tuple[float, float, int]] = []  # (started, ended, probes visible) of each scrape
-        self.stopping = threading.Event()
-
-    def visible(self) -> int:
-        return self.seen[-1][2] if self.seen else 0
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            started = time.perf_counter()
-            try:
-                with urllib.request.urlopen(self.url, timeout=10) as response:  # noqa: S310 - our loopback URL
-                    text = response.read().decode()
-            except OSError:  # the exporter is busy or restarting: the next scrape tells
-                time.sleep(0.05)
-                continue
-            match = _WAITING.search(text)
-            ended = time.perf_counter()
-            self.seen.append((started, ended, int(float(match.group(1))) if match else 0))
-            self.durations.append(ended - started)
-            self.stopping.wait(max(started + self.every - ended, 2 * (ended - started)))
 
 
 @dataclass
@@ -117,29 +62,6 @@ class Latency:
         return dict(vars(self))
 
 
-def load_events(seed: int, count: int) -> list[SimulatedEvent]:
-    now_ms = int(time.time() * 1000)
-    model = default_model(seed, events=count, span_minutes=20, end_ms=now_ms)
-    return [event for chunk in minutes_of(model, limit=count) for event in chunk]
-
-
-def restamped(event: SimulatedEvent, due_ms: int, times: list[int], start_ms: int, rate: float) -> bytes:
-    """The event stamped ``due_ms``; its ``opened_at`` moved by the same monotone map of simulated times."""
-    body = dict(event.event, event_time=format_ms(due_ms))
-    if "opened_at" in body:
-        index = bisect.bisect_left(times, parse_event_time_ms(str(body["opened_at"])))
-        body["opened_at"] = format_ms(min(due_ms, start_ms + int(index * 1000 / rate)))
-    return orjson.dumps(body)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
 @dataclass
 class LoadPlan:
     topics: dict[str, str]
@@ -169,7 +91,7 @@ async def drive(bootstrap: str, plan: LoadPlan, events: list[SimulatedEvent], po
 def _latency(
     plan: LoadPlan, events: list[SimulatedEvent], achieved: float, probes: list[Probe], poller: Poller
 ) -> Latency:
-    bounds = [_bounds(poller.seen, 1 + k, probe.sent) for k, probe in enumerate(probes, start=1)]
+    bounds = [latency_bounds(poller.seen, 1 + k, probe.sent) for k, probe in enumerate(probes, start=1)]
     samples = [high for _low, high in bounds]
     lower = [low for low, _high in bounds]
     acks = [probe.acked - probe.sent for probe in probes if probe.acked is not None]
@@ -239,18 +161,6 @@ async def _visible(poller: Poller, count: int, timeout: float) -> None:
         if time.perf_counter() > deadline:
             raise BenchError(f"latency: {poller.visible()} of {count} probes visible on /metrics after {timeout:g}s")
         await asyncio.sleep(0.01)
-
-
-def _bounds(seen: list[tuple[float, float, int]], count: int, sent: float) -> tuple[float, float]:
-    """(lower, upper) bound of the probe's latency: from ``sent`` to the start of the last scrape that did not
-    show it (its value was read after that start) and to the end of the first scrape that did."""
-    last_without = sent
-    for started, ended, visible in seen:
-        if visible >= count and ended >= sent:
-            return max(0.0, last_without - sent), ended - sent
-        if visible < count:
-            last_without = max(last_without, started)
-    raise BenchError(f"probe {count - 1} never showed on /metrics")
 
 
 def _ms() -> int:

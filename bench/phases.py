@@ -19,7 +19,9 @@ from rich.console import Console
 
 from bench import figures
 from bench.ceiling import measure_ceiling
-from bench.latency import LoadPlan, Poller, drive, load_events
+from bench.latency import LoadPlan, drive
+from bench.load import load_events
+from bench.probes import Poller
 from bench.scrape import populate, summarize, time_scrapes
 from bench.sizes import Size
 from bench.stack import Deployment, Stack, wait_healthy
