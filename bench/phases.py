@@ -98,12 +98,11 @@ def worker_runs(bench: Bench, deployment: Deployment, produced: Produced) -> Non
         bench.say(f"run 1: {first.events_per_second:,.0f} events/s, {first.cpu_seconds:.1f} CPU s")
         if bench.wants("latency"):
             expected += latency(bench, deployment, runner.watched[0])
-        first.stats = runner.wait_for(expected)
-        state = figures.figures(bench.stack.redis(), first.prefix)
+        final = Final(expected, runner.wait_for(expected), figures.figures(bench.stack.redis(), first.prefix))
     finally:
         runner.stop()
     if bench.wants("scaleout"):
-        scaleout(bench, runner, first, state, expected)
+        scaleout(bench, runner, first, final)
 
 
 def latency(bench: Bench, deployment: Deployment, worker: Watched) -> int:
@@ -141,22 +140,32 @@ def latency(bench: Bench, deployment: Deployment, worker: Watched) -> int:
     return len(events) + result.probes + 1
 
 
-def scaleout(bench: Bench, runner: WorkerRunner, first: WorkerRun, state: dict[str, int], expected: int) -> None:
+@dataclass
+class Final:
+    """What run 1 ended with, once it had applied everything produced (contents, latency load, probes)."""
+
+    events: int
+    stats: dict[str, int]
+    state: dict[str, int]
+
+
+def scaleout(bench: Bench, runner: WorkerRunner, first: WorkerRun, final: Final) -> None:
     bench.say("run 2: two workers, the second joining once the first has begun")
     try:
-        second = runner.run(expected, workers=2)
+        second = runner.run(final.events, workers=2)
         second_state = figures.figures(bench.stack.redis(), second.prefix)
     finally:
         runner.stop()
     bench.measurements["scaleout"] = {
         "one_worker": first.as_json(),
         "two_workers": second.as_json(),
-        "expected_events": expected,
-        "counts_exact": first.stats == second.stats and second.seen_events == expected,
-        "figures_compared": len(state),
-        "figures_identical": state == second_state,
-        "figures_digest": {"one_worker": figures.digest(state), "two_workers": figures.digest(second_state)},
-        "differences": figures.differences(state, second_state),
+        "expected_events": final.events,
+        "one_worker_final_stats": final.stats,
+        "counts_exact": final.stats == second.stats and second.seen_events == final.events,
+        "figures_compared": len(final.state),
+        "figures_identical": final.state == second_state,
+        "figures_digest": {"one_worker": figures.digest(final.state), "two_workers": figures.digest(second_state)},
+        "differences": figures.differences(final.state, second_state),
     }
     bench.say(f"run 2: {second.events_per_second:,.0f} events/s, handovers {len(second.handovers)}")
 
