@@ -1,7 +1,8 @@
 """The Prometheus collector: reads Redis at every scrape and turns the snapshot into metric families.
 
 No metric state lives in the process between scrapes; when Redis cannot be read, only
-``callpulse_exporter_redis_up 0`` is served, never stale KPI values.
+``callpulse_exporter_redis_up 0`` is served, never stale KPI values. While the worker rebuilds lost state
+from Kafka, ``callpulse_rebuilding 1`` and the pipeline metrics are served, but no KPI (they would be partial).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from exporters import agent_metrics, catalog, queue_metrics, staffing_metrics
+from exporters.health_state import rebuilding_partitions
 from exporters.reader import Snapshot, read_snapshot
 from exporters.view import KpiView, family
 from streams.redis_keys import STREAMS
@@ -36,6 +38,7 @@ class CallpulseCollector(Collector):
         started = self.clock()
         up = family(catalog.REDIS_UP)
         try:
+            rebuilding_before = rebuilding_partitions(self.redis, self.prefix)
             snapshot = read_snapshot(
                 self.redis,
                 prefix=self.prefix,
@@ -44,6 +47,7 @@ class CallpulseCollector(Collector):
                 calendar=self.view.calendar,
                 per_agent=self.view.per_agent,
             )
+            rebuilding = rebuilding_before + rebuilding_partitions(self.redis, self.prefix) > 0
         except RedisError as exc:
             log.warning("scrape could not read Redis: %s", exc)
             up.add_metric([], 0)
@@ -51,10 +55,14 @@ class CallpulseCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield from queue_metrics.windowed(snapshot, self.view)
-        yield from queue_metrics.live(snapshot, self.view)
-        yield from staffing_metrics.staffing_families(snapshot, self.view)
-        yield from agent_metrics.per_agent(snapshot, self.view)
+        rebuilding_family = family(catalog.REBUILDING)
+        rebuilding_family.add_metric([], int(rebuilding))
+        yield rebuilding_family
+        if not rebuilding:
+            yield from queue_metrics.windowed(snapshot, self.view)
+            yield from queue_metrics.live(snapshot, self.view)
+            yield from staffing_metrics.staffing_families(snapshot, self.view)
+            yield from agent_metrics.per_agent(snapshot, self.view)
         yield from self._pipeline_metrics(snapshot)
         duration = family(catalog.SCRAPE_DURATION)
         duration.add_metric([], max(self.clock() - started, 0.0))

@@ -17,10 +17,13 @@ from processors.batch import DeadLetter
 from processors.figures import KpiPolicy
 from streams import dead_letter
 from streams.applier import BatchApplier, group_by_partition
+from streams.recovery import Recovery
+from streams.recovery_kafka import FaustConsumer
 from streams.redis_keys import Stream
 from streams.store import PartitionStore, bucket_ttl_seconds
 
 log = logging.getLogger(__name__)
+RECOVERY_CHECK_SECONDS = 2.0
 
 
 def create_app(
@@ -106,7 +109,10 @@ def create_app(
         for future in pending:
             await future
 
-    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards)
+    consumer = FaustConsumer(app, {stream: topic.get_topic_name() for stream, topic in topics.items()})
+    recovery = Recovery(store.redis, prefix=redis_prefix, consumer=consumer)
+    app.timer(RECOVERY_CHECK_SECONDS)(recovery.check)
+    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards, recovery=recovery)
     streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
 
     def make_agent(stream: Stream) -> Any:
@@ -125,6 +131,7 @@ def create_app(
             stream = streams_by_topic.get(tp.topic)
             if stream is not None:
                 applier.forget(stream, tp.partition)
+                recovery.forget(stream, tp.partition)
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
