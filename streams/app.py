@@ -77,7 +77,8 @@ def create_app(
     dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
     bucket_ttl = bucket_ttl_seconds(longest_window_seconds, policy)
     store = PartitionStore(
-        Redis.from_url(redis_url, **(redis_options or {})),
+        # a hung Redis must not stall the worker forever: calls time out and the applier retries them
+        Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=30, **(redis_options or {})),
         prefix=redis_prefix,
         bucket_ttl_seconds=bucket_ttl,
         interval_ms=interval_ms,
