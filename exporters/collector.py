@@ -7,6 +7,7 @@ No metric state lives in the process between scrapes; when Redis cannot be read,
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -16,8 +17,10 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from exporters import agent_metrics, catalog, queue_metrics, staffing_metrics
+from exporters.exposition import MetricWriter
 from exporters.reader import Snapshot, read_snapshot
 from exporters.view import KpiView, family
+from exporters.windowed_text import WindowedWriter
 from streams.redis_keys import STREAMS
 
 log = logging.getLogger(__name__)
@@ -31,19 +34,58 @@ class CallpulseCollector(Collector):
         self.prefix = prefix
         self.view = view
         self.clock = clock
+        self._lock = threading.Lock()  # scrapes may come in parallel; the writers' caches are not thread-safe
+        self._windowed = WindowedWriter()
+        self._metrics = MetricWriter()
+
+    def _read(self, started: float) -> Snapshot:
+        return read_snapshot(
+            self.redis,
+            prefix=self.prefix,
+            now_ms=int(started * 1000),
+            windows=list(self.view.windows),
+            calendar=self.view.calendar,
+            per_agent=self.view.per_agent,
+        )
+
+    def render(self, *, openmetrics: bool = False) -> list[bytes]:
+        """The exposition text (Prometheus 0.0.4, or OpenMetrics 1.0.0), in chunks: the samples of
+        ``collect()`` with the large windowed families written directly (exporters/windowed_text.py)."""
+        with self._lock:
+            started = self.clock()
+            up = family(catalog.REDIS_UP)
+            try:
+                snapshot = self._read(started)
+            except RedisError as exc:
+                log.warning("scrape could not read Redis: %s", exc)
+                up.add_metric([], 0)
+                return [self._metrics.write([up], openmetrics=openmetrics).encode(), *_eof(openmetrics)]
+            up.add_metric([], 1)
+            chunks = [self._metrics.write([up], openmetrics=openmetrics).encode()]
+            chunks += self._windowed.write(snapshot, self.view, openmetrics=openmetrics)
+            rest = [*self._families(snapshot)]
+            duration = family(catalog.SCRAPE_DURATION)
+            duration.add_metric([], max(self.clock() - started, 0.0))
+            chunks.append(self._metrics.write([*rest, duration], openmetrics=openmetrics).encode())
+            return [*chunks, *_eof(openmetrics)]
+
+    def _families(self, snapshot: Snapshot) -> Iterator[Metric]:
+        """Every family but the windowed ones, Redis up and the scrape duration."""
+        yield from queue_metrics.live(snapshot, self.view)
+        yield from staffing_metrics.staffing_families(snapshot, self.view)
+        yield from agent_metrics.per_agent(snapshot, self.view)
+        yield from self._pipeline_metrics(snapshot)
 
     def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            metrics = list(self._collect())
+        yield from metrics
+
+    def _collect(self) -> Iterator[Metric]:
         started = self.clock()
         up = family(catalog.REDIS_UP)
         try:
-            snapshot = read_snapshot(
-                self.redis,
-                prefix=self.prefix,
-                now_ms=int(started * 1000),
-                windows=list(self.view.windows),
-                calendar=self.view.calendar,
-                per_agent=self.view.per_agent,
-            )
+            snapshot = self._read(started)
         except RedisError as exc:
             log.warning("scrape could not read Redis: %s", exc)
             up.add_metric([], 0)
@@ -52,10 +94,7 @@ class CallpulseCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from queue_metrics.windowed(snapshot, self.view)
-        yield from queue_metrics.live(snapshot, self.view)
-        yield from staffing_metrics.staffing_families(snapshot, self.view)
-        yield from agent_metrics.per_agent(snapshot, self.view)
-        yield from self._pipeline_metrics(snapshot)
+        yield from self._families(snapshot)
         duration = family(catalog.SCRAPE_DURATION)
         duration.add_metric([], max(self.clock() - started, 0.0))
         yield duration
@@ -81,3 +120,7 @@ class CallpulseCollector(Collector):
             if stream in snapshot.watermark_ms:
                 watermark.add_metric([stream], snapshot.watermark_ms[stream] / 1000)
         yield from (applied, duplicate, dead, late, stale, watermark, partitions)
+
+
+def _eof(openmetrics: bool) -> list[bytes]:
+    return [b"# EOF\n"] if openmetrics else []
