@@ -18,7 +18,8 @@ from redis.exceptions import RedisError
 
 from exporters import agent_metrics, catalog, queue_metrics, staffing_metrics
 from exporters.exposition import MetricWriter
-from exporters.reader import Snapshot, read_snapshot
+from exporters.incremental import IncrementalReader
+from exporters.reader import Snapshot
 from exporters.view import KpiView, family
 from exporters.windowed_text import WindowedWriter
 from streams.redis_keys import STREAMS
@@ -37,16 +38,22 @@ class CallpulseCollector(Collector):
         self._lock = threading.Lock()  # scrapes may come in parallel; the writers' caches are not thread-safe
         self._windowed = WindowedWriter()
         self._metrics = MetricWriter()
+        self._reader = IncrementalReader(
+            prefix=prefix, windows=list(view.windows), calendar=view.calendar, per_agent=view.per_agent
+        )
 
     def _read(self, started: float) -> Snapshot:
-        return read_snapshot(
-            self.redis,
-            prefix=self.prefix,
-            now_ms=int(started * 1000),
-            windows=list(self.view.windows),
-            calendar=self.view.calendar,
-            per_agent=self.view.per_agent,
-        )
+        """The snapshot at ``started``, re-reading only what changed in Redis since the last scrape."""
+        try:
+            return self._reader.read(self.redis, int(started * 1000))
+        except RedisError:
+            self._reader = IncrementalReader(  # a scrape that failed halfway leaves no half-updated cache
+                prefix=self.prefix,
+                windows=list(self.view.windows),
+                calendar=self.view.calendar,
+                per_agent=self.view.per_agent,
+            )
+            raise
 
     def render(self, *, openmetrics: bool = False) -> list[bytes]:
         """The exposition text (Prometheus 0.0.4, or OpenMetrics 1.0.0), in chunks: the samples of

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from operator import concat
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +27,13 @@ def go_floats(values: npt.NDArray[np.float64]) -> list[str]:
     texts = list(map(repr, values.tolist()))
     unusual = np.flatnonzero(~((values > -math.inf) & (values < GO_PLAIN_BELOW)))
     for index in unusual.tolist():
-        texts[index] = floatToGoString(values[index])
+        texts[index] = _go(float(values[index]))
     return texts
+
+
+def _go(value: float) -> str:
+    text: str = floatToGoString(value)  # type: ignore[no-untyped-call]
+    return text
 
 
 def escape_label_value(value: str) -> str:
@@ -59,7 +63,7 @@ def spec_header(spec: MetricSpec, *, openmetrics: bool) -> str:
 
 def lines(prefixes: Iterable[str], texts: Iterable[str]) -> str:
     """Sample lines: each prefix followed by its value."""
-    body = "\n".join(map(concat, prefixes, texts))
+    body = "\n".join(map(str.__add__, prefixes, texts))
     return f"{body}\n" if body else ""
 
 

@@ -52,10 +52,10 @@ def window_periods(
                 out[window.label] |= names
     today = local_day(now_ms, calendar.zone)
     out["today"] = {keys.period_name(keys.day_sums(today)), keys.period_name(keys.day_maxima(today))}
-    for window in calendar.windows(now_ms):
-        if window.label != "today":
-            sums, maxima = keys.interval_sums(window.start_ms), keys.interval_maxima(window.start_ms)
-            out[window.label] = {keys.period_name(sums), keys.period_name(maxima)}
+    for fixed in calendar.windows(now_ms):
+        if fixed.label != "today":
+            sums, maxima = keys.interval_sums(fixed.start_ms), keys.interval_maxima(fixed.start_ms)
+            out[fixed.label] = {keys.period_name(sums), keys.period_name(maxima)}
     return {label: frozenset(names) for label, names in out.items()}
 
 
@@ -67,9 +67,16 @@ class IncrementalReader:
     """One per collector; ``read`` is not thread-safe (the collector serialises scrapes)."""
 
     def __init__(
-        self, *, prefix: str, windows: list[WindowSpec], calendar: Calendar | None = None, per_agent: bool = False
+        self,
+        *,
+        prefix: str,
+        windows: list[WindowSpec],
+        calendar: Calendar | None = None,
+        per_agent: bool = False,
+        changes_kept: int = CHANGED_KEPT,
     ) -> None:
         self.prefix = prefix
+        self.changes_kept = changes_kept
         self.windows = windows
         self.calendar = calendar or Calendar()
         self.per_agent = per_agent
@@ -104,7 +111,9 @@ class IncrementalReader:
             merge_meta(snapshot, keys.stream, meta)
             queue_lists.append((keys, sorted(_text(qid) for qid in queues)))
             lives.append(live)
-            fresh[keys], stale = self._plan(self._partitions.get(keys), meta, changed, lowest, size)
+            fresh[keys], stale = self._plan(
+                self._partitions.get(keys), meta, changed, lowest, size >= self.changes_kept
+            )
             reads += [(keys, name) for name in sorted(needed) if name in stale or name not in fresh[keys].periods]
         pipe = redis.pipeline(transaction=False)
         for keys, name in reads:
@@ -119,7 +128,7 @@ class IncrementalReader:
         replies = iter(pipe.execute())
         for keys, name in reads:
             fresh[keys].periods[name] = _contents(name, next(replies))
-        for keys, qids in queue_lists:
+        for _keys, qids in queue_lists:
             for qid in qids:
                 merge_waiting(snapshot, qid, int(next(replies)), next(replies))
         for cached in fresh.values():
@@ -144,14 +153,14 @@ class IncrementalReader:
         meta: dict[Any, Any],
         changed: list[tuple[Any, float]],
         lowest: list[tuple[Any, float]],
-        size: int,
+        full_index: bool,
     ) -> tuple[_Partition, set[str]]:
         """The partition's cache for this scrape (its periods still to be completed) and the names to re-read."""
         raw_seq = meta.get(b"seq", meta.get("seq"))
         seq = None if raw_seq is None else int(raw_seq)
         if cached is None or cached.seq is None or seq is None or seq < cached.seq:
             return _Partition(seq), set()
-        trimmed = size >= CHANGED_KEPT and bool(lowest) and lowest[0][1] > cached.seq
+        trimmed = full_index and bool(lowest) and lowest[0][1] > cached.seq  # entries past it may be gone
         if trimmed:
             return _Partition(seq), set()
         newest = max([seq, *(int(score) for _name, score in changed)])

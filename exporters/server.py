@@ -85,7 +85,11 @@ class ExporterServer:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
         self._server = make_server(
-            host, port, build_app(self.registry, redis, collector.render), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+            host,
+            port,
+            build_app(self.registry, redis, collector.render),
+            server_class=_ThreadingWSGIServer,
+            handler_class=_QuietHandler,
         )
         self._host = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host  # noqa: S104 - a URL to print, not a bind  # noqa: S104 - a URL to print, not a bind
         self._thread: threading.Thread | None = None

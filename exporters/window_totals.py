@@ -82,9 +82,11 @@ class WindowTotals:
             if old is None:  # the field enters the window
                 figures, refs = self.rows.setdefault(row, {}), self.refs.setdefault(row, {})
                 refs[figure] = refs.get(figure, 0) + 1
-                figures[figure] = max(figures.get(figure, 0), new or 0) if maxima else figures.get(figure, 0) + (new or 0)
+                figures[figure] = (
+                    max(figures.get(figure, 0), new or 0) if maxima else figures.get(figure, 0) + (new or 0)
+                )
             elif new is None:  # the field leaves the window
-                self._remove(row, figure, label, raw_field, old, maxima)
+                self._remove(row, figure, (label, raw_field), old, maxima=maxima)
             elif maxima:
                 current = self.rows[row][figure]
                 if new >= current:
@@ -94,7 +96,8 @@ class WindowTotals:
             else:
                 self.rows[row][figure] += new - old
 
-    def _remove(self, row: Row, figure: str, label: str, raw_field: str, old: int, maxima: bool) -> None:
+    def _remove(self, row: Row, figure: str, where: tuple[str, str], old: int, *, maxima: bool) -> None:
+        """One period fewer holds the field (``where``: label, field) in the row."""
         refs = self.refs[row]
         refs[figure] -= 1
         if refs[figure] == 0:
@@ -103,6 +106,6 @@ class WindowTotals:
                 del self.refs[row], self.rows[row]
         elif maxima:
             if old >= self.rows[row][figure]:
-                self._recompute.add((label, raw_field))
+                self._recompute.add(where)
         else:
             self.rows[row][figure] -= old

@@ -9,7 +9,6 @@ changed since the last scrape.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import concat
 
 import numpy as np
 import numpy.typing as npt
@@ -92,12 +91,14 @@ class WindowedWriter:
         last = self._rendered.get(spec)
         changed = None if last is None else np.flatnonzero((values != last.values) | (present != last.present))
         if last is None or changed is None or len(changed) * 4 > len(values):
-            out = list(map(concat, prefixes, go_floats(values)))
+            out = list(map(str.__add__, prefixes, go_floats(values)))
             for index in np.flatnonzero(~present).tolist():
                 out[index] = ""
         else:
             out = last.lines.copy()
-            for index, shown, text in zip(changed.tolist(), present[changed].tolist(), go_floats(values[changed])):
+            for index, shown, text in zip(
+                changed.tolist(), present[changed].tolist(), go_floats(values[changed]), strict=True
+            ):
                 out[index] = prefixes[index] + text if shown else ""
         self._rendered[spec] = _Rendered(values, present, out)
         return out
