@@ -12,7 +12,9 @@ The result equals ``read_snapshot`` exactly (tests/integration/test_incremental_
 
 A partition is read in full again when it is new, when its ``seq`` went backwards or its meta vanished
 (Redis flushed or restarted), when the change index was trimmed past the cached ``seq``, or when its meta
-has no ``seq`` (a worker from before the change index).
+has no ``seq`` (a worker from before the change index). A flush is noticed by the first scrape after it
+(the partition or its meta is gone, or its ``seq`` is lower); only a worker writing more batches after the
+flush than it had written before it, between two scrapes, could hide one.
 """
 
 from __future__ import annotations
