@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from callpulse.log_privacy import keep_payloads_out_of_logs
 from callpulse.settings import Settings, SettingsError, load_settings
 
 _COMMON = [
@@ -37,6 +38,7 @@ def _with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
         except SettingsError as exc:
             raise click.UsageError(str(exc)) from None
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        keep_payloads_out_of_logs()
         return command(settings=settings, **kwargs)
 
     for option in reversed(_COMMON):
@@ -220,7 +222,7 @@ Notes:
     help="--from-kafka: stop once no new record came for this long",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Records per batch [default: CALLPULSE_BATCH_MAX_EVENTS]"
+    "--batch-size", type=click.IntRange(min=1), help="Records per batch [default: CALLPULSE_BATCH_MAX_RECORDS]"
 )
 @click.option(
     "--compare-live",
@@ -267,7 +269,7 @@ def recompute(
         replace=replace,
         json_path=None if json_path is None else Path(json_path),
         idle_seconds=idle_seconds,
-        batch_size=batch_size or settings.batch_max_events,
+        batch_size=batch_size or settings.batch_max_records,
         progress_every=progress_every,
         compare_live=compare_live,
     )

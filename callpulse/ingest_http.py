@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from callpulse import preflight
+from callpulse.ingest_http_auth import IngestAuth
 from callpulse.ingest_http_checks import (
     Limits,
     Reply,
@@ -53,7 +56,7 @@ class Route:
     statuses: frozenset[int]
 
 
-_EVENT_STATUSES = frozenset({202, 400, 413, 415, 503})
+_EVENT_STATUSES = frozenset({202, 400, 401, 413, 415, 503})
 ROUTES = (
     Route("POST", CONTACT_EVENTS, _EVENT_STATUSES),
     Route("POST", AGENT_EVENTS, _EVENT_STATUSES),
@@ -68,6 +71,8 @@ class IngestOptions:
     limits: Limits = field(default_factory=Limits)
     send_timeout_seconds: float = 10.0
     idempotence: Idempotence = Idempotence.AUTO
+    auth: IngestAuth = field(default_factory=IngestAuth)
+    tls: ssl.SSLContext | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class _Ingest:
     publisher: KafkaPublisher
     topics: Mapping[Stream, str]
     limits: Limits
+    auth: IngestAuth = field(default_factory=IngestAuth)
 
 
 _INGEST = web.AppKey("callpulse_ingest", _Ingest)
@@ -82,7 +88,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _respond(reply: Reply) -> web.Response:
-    return web.Response(status=reply.status, body=reply.encode(), content_type="application/json")
+    headers = {"WWW-Authenticate": 'Bearer realm="callpulse"'} if reply.status == 401 else None
+    return web.Response(status=reply.status, body=reply.encode(), content_type="application/json", headers=headers)
 
 
 async def _read_body(request: web.Request, limits: Limits) -> bytes | Reply:
@@ -108,6 +115,9 @@ async def _take_events(request: web.Request, ingest: _Ingest, stream: Stream) ->
     body = await _read_body(request, limits)
     if isinstance(body, Reply):
         return body
+    refusal = ingest.auth.check_signature(request.headers, body, time.time())
+    if refusal is not None:
+        return refusal
     events = parse_body(body, limits)
     if isinstance(events, Reply):
         return events
@@ -124,7 +134,10 @@ async def _take_events(request: web.Request, ingest: _Ingest, stream: Stream) ->
 
 def _events_handler(stream: Stream) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        reply = await _take_events(request, request.app[_INGEST], stream)
+        ingest = request.app[_INGEST]
+        reply = ingest.auth.check_token(request.headers.get("Authorization"))
+        if reply is None:
+            reply = await _take_events(request, ingest, stream)
         if 400 <= reply.status < 500:  # 503s are logged where Kafka failed
             log.info("refused %s %s: %d %s", request.method, request.path, reply.status, reply.body.get("error"))
         return _respond(reply)
@@ -136,10 +149,12 @@ async def _health(request: web.Request) -> web.StreamResponse:
     return _respond(health(await request.app[_INGEST].publisher.trouble()))
 
 
-def make_app(publisher: KafkaPublisher, topics: Mapping[Stream, str], limits: Limits) -> web.Application:
-    """The aiohttp application; stopping it (on_cleanup) flushes and stops ``publisher``."""
+def make_app(
+    publisher: KafkaPublisher, topics: Mapping[Stream, str], limits: Limits, auth: IngestAuth | None = None
+) -> web.Application:
+    """The aiohttp application; stopping it (on_cleanup) flushes and stops ``publisher``. ``/health`` is open."""
     app = web.Application(client_max_size=limits.max_body_bytes)
-    app[_INGEST] = _Ingest(publisher, dict(topics), limits)
+    app[_INGEST] = _Ingest(publisher, dict(topics), limits, auth or IngestAuth())
     handlers: dict[str, Handler] = {
         CONTACT_EVENTS: _events_handler(Stream.CONTACTS),
         AGENT_EVENTS: _events_handler(Stream.AGENTS),
@@ -159,7 +174,7 @@ async def serve(options: IngestOptions, publisher: KafkaPublisher, topics: Mappi
     """Start the producer, serve until SIGINT/SIGTERM, then finish requests in flight and flush the producer."""
     await publisher.start()
     runner = web.AppRunner(
-        make_app(publisher, topics, options.limits), shutdown_timeout=options.send_timeout_seconds + 1
+        make_app(publisher, topics, options.limits, options.auth), shutdown_timeout=options.send_timeout_seconds + 1
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -167,15 +182,17 @@ async def serve(options: IngestOptions, publisher: KafkaPublisher, topics: Mappi
         loop.add_signal_handler(signum, stop.set)
     await runner.setup()
     try:
-        await web.TCPSite(runner, options.host, options.port).start()
+        await web.TCPSite(runner, options.host, options.port, ssl_context=options.tls).start()
         host, port = runner.addresses[0][:2]
         log.info(
-            "ingest serving http://%s:%d (POST %s, POST %s, GET %s); producer idempotent: %s",
+            "ingest serving %s://%s:%d (POST %s, POST %s, GET %s; %s); producer idempotent: %s",
+            "http" if options.tls is None else "https",
             host,
             port,
             CONTACT_EVENTS,
             AGENT_EVENTS,
             HEALTH,
+            options.auth.describe(),
             publisher.idempotent,
         )
         await stop.wait()
@@ -186,18 +203,29 @@ async def serve(options: IngestOptions, publisher: KafkaPublisher, topics: Mappi
 
 def run_ingest_http(settings: Settings, options: IngestOptions) -> int:
     """The ``callpulse ingest-http`` command: 0 after a clean stop, 2 when it cannot start."""
+    from callpulse.kafka_security import KafkaSecurity
+    from exporters.access import server_tls_context
+
+    security = KafkaSecurity.from_settings(settings).client_kwargs()
     try:
-        preflight.check_kafka(settings.kafka_bootstrap)
+        preflight.check_kafka(settings.kafka_bootstrap, **security)
     except preflight.Unreachable as exc:
         log.error("%s", exc)
         return 2
     from streams.topics import ensure_topics
 
     topics = {Stream.CONTACTS: settings.contacts_topic, Stream.AGENTS: settings.agents_topic}
-    ensure_topics(settings.kafka_bootstrap, list(topics.values()), partitions=settings.topic_partitions)
+    ensure_topics(settings.kafka_bootstrap, list(topics.values()), partitions=settings.topic_partitions, **security)
     publisher = KafkaPublisher(
-        settings.kafka_bootstrap, idempotence=options.idempotence, timeout_seconds=options.send_timeout_seconds
+        settings.kafka_bootstrap,
+        idempotence=options.idempotence,
+        timeout_seconds=options.send_timeout_seconds,
+        client_kwargs=security,
     )
+    tls = None
+    if settings.ingest_tls_cert_file:
+        tls = server_tls_context(settings.ingest_tls_cert_file, settings.ingest_tls_key_file)
+    options = replace(options, auth=IngestAuth.from_settings(settings), tls=tls)
     try:
         asyncio.run(serve(options, publisher, topics))
     except KafkaError as exc:

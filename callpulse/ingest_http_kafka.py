@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
+from callpulse.batching import BatchPacker
 from callpulse.ingest_http_checks import Record
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,17 @@ def _failure(future: asyncio.Future[Any]) -> BaseException | None:
 class KafkaPublisher:
     """Creates its producer in ``start`` (inside the event loop); safe to ``stop`` when never started."""
 
-    def __init__(self, bootstrap: str, *, idempotence: Idempotence, timeout_seconds: float, linger_ms: int = 5) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        idempotence: Idempotence,
+        timeout_seconds: float,
+        linger_ms: int = 5,
+        client_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.client_kwargs = client_kwargs or {}  # SASL/TLS: KafkaSecurity.client_kwargs
         self.idempotence = idempotence
         self.timeout_seconds = timeout_seconds
         self.linger_ms = linger_ms
@@ -59,6 +69,7 @@ class KafkaPublisher:
             enable_idempotence=idempotent,
             linger_ms=self.linger_ms,
             request_timeout_ms=max(1000, int(self.timeout_seconds * 1000)),
+            **self.client_kwargs,
         )
 
     async def start(self) -> None:
@@ -104,7 +115,8 @@ class KafkaPublisher:
         log.info("Kafka producer stopped")
 
     async def publish(self, topic: str, records: Sequence[Record]) -> None:
-        """Produce ``records`` in order and wait for every acknowledgement, within the send timeout."""
+        """Produce ``records`` (packed into batch records, one per partition, order kept within each) and
+        wait for every acknowledgement, within the send timeout."""
         if not records:
             return
         producer = self._producer
@@ -115,8 +127,10 @@ class KafkaPublisher:
         futures: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout_at(deadline):  # send() waits for topic metadata when Kafka is away
-                for record in records:
-                    futures.append(await producer.send(topic, value=record.value, key=record.key))
+                packer = BatchPacker(len(await producer.partitions_for(topic)))  # one record per partition
+                packed = [out for record in records for out in packer.add(record.key, record.value)]
+                for out in [*packed, *packer.drain()]:
+                    futures.append(await producer.send(topic, value=out.value, key=out.key, partition=out.partition))
         except (TimeoutError, KafkaTimeoutError):
             raise self._timeout(topic, len(records)) from None
         except KafkaError as exc:

@@ -21,6 +21,7 @@ from typing import Any, Protocol, TextIO
 
 import orjson
 
+from callpulse.batching import BatchPacker, PackedRecord
 from callpulse.ingest_checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from callpulse.ingest_tail import FileTail, Line
 from callpulse.settings import Settings
@@ -36,7 +37,7 @@ class SinkError(RuntimeError):
 
 
 class Sink(Protocol):
-    def send(self, topic: str, key: bytes, value: bytes) -> None: ...
+    def send(self, topic: str, key: bytes, value: bytes, *, packed: bool = True) -> None: ...
 
     def flush(self) -> None:
         """Wait for every record sent since the last flush; raise SinkError if one was not acknowledged."""
@@ -77,27 +78,51 @@ class Tally:
 class KafkaSink:
     """kafka-python producer with acks=all; remembers the futures of the records sent since the last flush."""
 
-    def __init__(self, bootstrap: str, *, timeout_seconds: float = 120.0) -> None:
+    def __init__(
+        self, bootstrap: str, *, timeout_seconds: float = 120.0, client_kwargs: dict[str, Any] | None = None
+    ) -> None:
         from kafka import KafkaProducer
 
         self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5, client_id="callpulse-ingest"
+            bootstrap_servers=bootstrap.split(","),
+            acks="all",
+            linger_ms=5,
+            client_id="callpulse-ingest",
+            **(client_kwargs or {}),  # SASL/TLS: KafkaSecurity.client_kwargs
         )
         self._timeout = timeout_seconds
         self._futures: list[Any] = []
+        self._packers: dict[str, BatchPacker] = {}  # topic -> events waiting for the next flush
 
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
+    def send(self, topic: str, key: bytes, value: bytes, *, packed: bool = True) -> None:
+        """Queue an event; ``flush`` sends the queued events packed into batch records per partition
+        (``packed=False``: a record of its own, as dead letters are)."""
         from kafka.errors import KafkaError
 
         try:
-            self._futures.append(self._producer.send(topic, key=key, value=value))
+            if not packed:
+                self._futures.append(self._producer.send(topic, key=key, value=value))
+                return
+            packer = self._packers.get(topic)
+            if packer is None:
+                partitions = self._producer.partitions_for(topic)  # waits for metadata
+                packer = self._packers[topic] = BatchPacker(len(partitions or {0}))
+            self._send_packed(topic, packer.add(key, value))
         except KafkaError as exc:
             raise SinkError(f"cannot send to {topic}: {exc}") from None
+
+    def _send_packed(self, topic: str, records: list[PackedRecord]) -> None:
+        for record in records:
+            self._futures.append(
+                self._producer.send(topic, key=record.key, value=record.value, partition=record.partition)
+            )
 
     def flush(self) -> None:
         from kafka.errors import KafkaError
 
         try:
+            for topic, packer in self._packers.items():
+                self._send_packed(topic, packer.drain())
             self._producer.flush(timeout=self._timeout)
         except KafkaError as exc:
             raise SinkError(f"Kafka did not acknowledge the batch: {exc}") from None
@@ -174,7 +199,9 @@ class _Ingest:
                 "payload": line.raw.decode("utf-8", errors="replace")[:MAX_PAYLOAD_CHARS],
                 "rejected_at_ms": int(self.clock() * 1000),
             }
-            self.sink.send(self.topics.dead_letter, self.options.config.source.encode(), orjson.dumps(letter))
+            self.sink.send(
+                self.topics.dead_letter, self.options.config.source.encode(), orjson.dumps(letter), packed=False
+            )
         elif not result.events:
             self.tally.quiet[result.note or result.event_name] += 1
 
@@ -282,11 +309,13 @@ def ingest(
 def run_asterisk_queue_log(settings: Settings, options: IngestOptions) -> int:
     """The CLI command: 0 done or stopped by a signal, 1 Kafka failed, 2 cannot start."""
     from callpulse import preflight
+    from callpulse.kafka_security import KafkaSecurity
     from streams.topics import ensure_topics
 
     topics = Topics(settings.contacts_topic, settings.agents_topic, settings.dead_letter_topic)
+    security = KafkaSecurity.from_settings(settings).client_kwargs()
     try:
-        preflight.check_kafka(settings.kafka_bootstrap)
+        preflight.check_kafka(settings.kafka_bootstrap, **security)
     except preflight.Unreachable as exc:
         log.error("%s", exc)
         return 2
@@ -294,12 +323,13 @@ def run_asterisk_queue_log(settings: Settings, options: IngestOptions) -> int:
         settings.kafka_bootstrap,
         [topics.contacts, topics.agents, topics.dead_letter],
         partitions=settings.topic_partitions,
+        **security,
     )
     logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))  # not its every connection
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    sink = KafkaSink(settings.kafka_bootstrap)
+    sink = KafkaSink(settings.kafka_bootstrap, client_kwargs=security)
     try:
         ingest(options, sink, topics, stop=stop)
     except (CheckpointError, FileNotFoundError) as exc:

@@ -15,6 +15,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from callpulse.batching import BatchPacker, PackedRecord
+from callpulse.kafka_security import KafkaSecurity
 from callpulse.settings import Settings
 from callpulse.simulator import DEFAULT_PROFILE, SimulatedEvent, Stream, TrafficModel, run_simulation, shaped
 
@@ -36,7 +37,12 @@ async def simulate_to_kafka(
     """Run the simulator until SIGINT/SIGTERM or ``duration`` seconds, then close the simulated center;
     return the number of events sent."""
     topics: dict[Stream, str] = {"contacts": settings.contacts_topic, "agents": settings.agents_topic}
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=5,
+        **KafkaSecurity.from_settings(settings).client_kwargs(),
+    )
     await producer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -25,11 +25,13 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from callpulse import preflight, wiring
+from callpulse.kafka_security import KafkaSecurity
 from callpulse.recompute_apply import FencedError, Recomputer, RecomputeTally
 from callpulse.recompute_prefix import RecomputeError, check_prefix, claim_prefix
 from callpulse.recompute_report import compare_figures, figures_document, render_tables
 from callpulse.recompute_sources import SourceBatch, SourceError, read_events_file, read_kafka
 from callpulse.recompute_summary import Progress, render_summary, summary_document
+from callpulse.redis_security import redis_options
 from callpulse.settings import Settings
 from exporters.reader import Snapshot, read_snapshot
 from exporters.view import KpiView
@@ -80,7 +82,11 @@ def _source(settings: Settings, options: RecomputeOptions, tally: RecomputeTally
     if options.events_file is None:
         topics: dict[Stream, str] = {"contacts": settings.contacts_topic, "agents": settings.agents_topic}
         return read_kafka(
-            settings.kafka_bootstrap, topics, batch_size=options.batch_size, idle_seconds=options.idle_seconds
+            settings.kafka_bootstrap,
+            topics,
+            batch_size=options.batch_size,
+            idle_seconds=options.idle_seconds,
+            client_kwargs=KafkaSecurity.from_settings(settings).client_kwargs(),
         )
 
     def bad_line(number: int, reason: str) -> None:
@@ -92,7 +98,7 @@ def _source(settings: Settings, options: RecomputeOptions, tally: RecomputeTally
 
 def recompute_into_redis(settings: Settings, options: RecomputeOptions, err: TextIO) -> RecomputeTally:
     """Read the source and write every batch under ``options.prefix``; return what was done."""
-    client = AsyncRedis.from_url(settings.redis_url)
+    client = AsyncRedis.from_url(settings.redis_url, **redis_options(settings))
     recomputer = Recomputer(_store(settings, client, options.prefix), wiring.kpi_policy(settings))
     progress = Progress(options.progress_every, err)
     batches = _source(settings, options, recomputer.tally, err)
@@ -129,9 +135,9 @@ def _check_start(settings: Settings, options: RecomputeOptions) -> None:
         raise RecomputeError(f"--events-file {options.events_file}: no such file")
     if options.json_path is not None and not options.json_path.parent.is_dir():
         raise RecomputeError(f"--json {options.json_path}: directory {options.json_path.parent} does not exist")
-    preflight.check_redis(settings.redis_url)
+    preflight.check_redis(settings.redis_url, **redis_options(settings))
     if options.events_file is None:
-        preflight.check_kafka(settings.kafka_bootstrap)
+        preflight.check_kafka(settings.kafka_bootstrap, **KafkaSecurity.from_settings(settings).client_kwargs())
 
 
 def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO, err: TextIO) -> int:
@@ -140,7 +146,7 @@ def run_recompute(settings: Settings, options: RecomputeOptions, *, out: TextIO,
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("kafka").setLevel(logging.WARNING)  # the command reports its own progress
     source = _describe_source(settings, options)
-    client = Redis.from_url(settings.redis_url)
+    client = Redis.from_url(settings.redis_url, **redis_options(settings))
     try:
         try:
             _check_start(settings, options)

@@ -101,8 +101,11 @@ def read_kafka(
     batch_size: int,
     idle_seconds: float,
     clock: Callable[[], float] = time.monotonic,
+    client_kwargs: dict[str, Any] | None = None,
 ) -> Iterator[SourceBatch]:
-    """Every record of the topics, from the beginning, until nothing new came for ``idle_seconds``."""
+    """Every record of the topics, from the beginning, until nothing new came for ``idle_seconds``.
+
+    ``client_kwargs``: SASL/TLS keyword arguments of kafka-python (``KafkaSecurity.client_kwargs``)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -112,6 +115,7 @@ def read_kafka(
         auto_offset_reset="earliest",
         allow_auto_create_topics=False,
         max_poll_records=batch_size,
+        **(client_kwargs or {}),
     )
     try:
         streams_by_topic = {topic: stream for stream, topic in topics.items()}

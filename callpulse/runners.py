@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 from callpulse import preflight, wiring
+from callpulse.kafka_security import KafkaSecurity
+from callpulse.redis_security import redis_options
 from callpulse.settings import Settings
 
 log = logging.getLogger("callpulse")
@@ -18,9 +20,9 @@ def _checked(settings: Settings, *, kafka: bool, redis: bool) -> bool:
     """Check the dependencies answer (and create the topics), or log why not."""
     try:
         if redis:
-            preflight.check_redis(settings.redis_url)
+            preflight.check_redis(settings.redis_url, **redis_options(settings))
         if kafka:
-            preflight.check_kafka(settings.kafka_bootstrap)
+            preflight.check_kafka(settings.kafka_bootstrap, **KafkaSecurity.from_settings(settings).client_kwargs())
     except preflight.Unreachable as exc:
         log.error("%s", exc)
         return False
@@ -28,7 +30,10 @@ def _checked(settings: Settings, *, kafka: bool, redis: bool) -> bool:
         from streams.topics import ensure_topics
 
         topics = [settings.contacts_topic, settings.agents_topic, settings.dead_letter_topic, settings.customers_topic]
-        ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.topic_partitions)
+        security = KafkaSecurity.from_settings(settings)
+        ensure_topics(
+            settings.kafka_bootstrap, topics, partitions=settings.topic_partitions, **security.client_kwargs()
+        )
     return True
 
 
@@ -47,14 +52,32 @@ def run_exporter(settings: Settings) -> int:
     if not _checked(settings, kafka=False, redis=True):
         return 2
     from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from exporters.server import ExporterServer
 
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-    server = ExporterServer(
-        wiring.collector(settings, redis), redis, host=settings.exporter_host, port=settings.exporter_port
+    # a scrape must answer quickly when Redis hangs or is gone (redis_up 0, no KPI): short timeouts, no retry
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1,
+        socket_timeout=1,
+        retry=Retry(NoBackoff(), 0),
+        **redis_options(settings),
     )
-    log.info("exporter serving %s/metrics", server.url)
+    server = ExporterServer(
+        wiring.collector(settings, redis),
+        redis,
+        host=settings.exporter_host,
+        port=settings.exporter_port,
+        auth=wiring.exporter_auth(settings),
+        tls=wiring.exporter_tls(settings),
+    )
+    log.info(
+        "exporter serving %s/metrics (%s); /health is open",
+        server.url,
+        "basic auth required" if settings.exporter_auth_username else "no authentication",
+    )
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.serve_forever()

@@ -11,10 +11,13 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from callpulse.settings_security import SecuritySettings
 from processors.formulas import ServiceLevelVariant
+from processors.limits import CONTRACT_MAX_ID, CONTRACT_MAX_NAME, CONTRACT_MAX_QUEUES, EventLimits
+from processors.timeutil import TimeFormatError, parse_event_time_ms
 
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -23,7 +26,7 @@ class SettingsError(ValueError):
     """A setting has a bad value; the message names the variable and what to do."""
 
 
-class Settings(BaseSettings):
+class Settings(SecuritySettings):
     """Configuration of every callpulse process. Field ``foo_bar`` is variable ``CALLPULSE_FOO_BAR``."""
 
     model_config = SettingsConfigDict(env_prefix="CALLPULSE_", frozen=True, extra="forbid")
@@ -44,7 +47,12 @@ class Settings(BaseSettings):
 
     # worker
     app_id: str = Field("callpulse", description="Kafka consumer group / Faust app id")
-    batch_max_events: int = Field(2000, ge=1, le=100_000, description="Largest batch the worker applies at once")
+    batch_max_records: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Most Kafka records (one event, or a batch of up to 10,000) the worker applies at once",
+    )
     batch_within_seconds: Seconds = Field(0.2, description="Longest wait to fill a batch")
     broker_session_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer session timeout")
     broker_rebalance_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer rebalance timeout")
@@ -87,6 +95,44 @@ class Settings(BaseSettings):
     per_agent_metrics: bool = Field(False, description="Also export figures per agent (label agent)")
     per_agent_max_series: int = Field(
         200, ge=1, le=100_000, description="Most agents exported per tenant; the rest are folded into agent=_other"
+    )
+
+    # input limits (docs/events.md section 7.1); over a limit, an event goes to the dead-letter topic
+    max_event_bytes: int = Field(
+        64 * 1024, ge=1, le=64 * 1024 * 1024, description="Largest event accepted, in bytes (too_large)"
+    )
+    max_json_depth: int = Field(
+        32, ge=2, le=1000, description="Deepest nesting of arrays and objects in an event (too_deep)"
+    )
+    max_string_length: int = Field(
+        64 * 1024,
+        ge=CONTRACT_MAX_ID,
+        le=64 * 1024 * 1024,
+        description="Longest string in an event, in any field or key (string_too_long)",
+    )
+    max_name_length: int = Field(
+        CONTRACT_MAX_NAME, ge=1, le=CONTRACT_MAX_NAME, description="Longest tenant, queue or aux reason (invalid_value)"
+    )
+    max_id_length: int = Field(
+        CONTRACT_MAX_ID,
+        ge=1,
+        le=CONTRACT_MAX_ID,
+        description="Longest event, contact, agent or customer id (invalid_value)",
+    )
+    max_queues: int = Field(
+        CONTRACT_MAX_QUEUES,
+        ge=1,
+        le=CONTRACT_MAX_QUEUES,
+        description="Most queues one agent event lists (invalid_value)",
+    )
+    min_event_time: str = Field(
+        "2000-01-01T00:00:00Z", description="Events (and opened_at) before this RFC 3339 time are rejected (too_old)"
+    )
+    max_future_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=366 * 86_400,
+        description="Events more than this ahead of the worker's clock are rejected (future_event)",
     )
 
     # exporter
@@ -140,6 +186,15 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
         return value
 
+    @field_validator("min_event_time")
+    @classmethod
+    def _check_min_event_time(cls, value: str) -> str:
+        try:
+            parse_event_time_ms(value)
+        except TimeFormatError as exc:
+            raise ValueError(f"{exc}; e.g. 2000-01-01T00:00:00Z") from None
+        return value
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:
@@ -177,6 +232,20 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def event_limits(self) -> EventLimits:
+        """The decoder's limits: pass as ``decode_contact_event(raw, limits=..., now_ms=...)``."""
+        return EventLimits(
+            max_event_bytes=self.max_event_bytes,
+            max_json_depth=self.max_json_depth,
+            max_string_length=self.max_string_length,
+            max_name_length=self.max_name_length,
+            max_id_length=self.max_id_length,
+            max_queues=self.max_queues,
+            min_time_ms=max(parse_event_time_ms(self.min_event_time), 0),
+            max_future_ms=round(self.max_future_seconds * 1000),
+        )
+
+    @property
     def kafka_broker_url(self) -> str:
         """The bootstrap servers in the form Faust wants (kafka://host:port;host:port)."""
         return ";".join(f"kafka://{server.strip()}" for server in self.kafka_bootstrap.split(","))
@@ -201,7 +270,8 @@ def load_settings(**overrides: object) -> Settings:
 def render_markdown_table() -> str:
     """The configuration table of the README (a test keeps the two in step)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
+    security_last = sorted(Settings.model_fields.items(), key=lambda item: item[0] in SecuritySettings.model_fields)
+    for name, field in security_last:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, tuple):
             shown = ",".join(str(item) for item in default)

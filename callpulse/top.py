@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from callpulse import wiring
+from callpulse.redis_security import redis_options
 from callpulse.settings import Settings
 from callpulse.top_frame import Choices, Frame, SortKey, Thresholds, build_rows
 from callpulse.top_text import render_text
@@ -113,7 +114,13 @@ class Board:
 def make_board(settings: Settings, options: TopOptions, clock: Callable[[], float]) -> Board:
     view = wiring.kpi_view(settings)
     choices = Choices(view.window_labels, choose_window(view, options.window), options.sort)
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1,
+        socket_timeout=2,
+        retry=Retry(NoBackoff(), 0),
+        **redis_options(settings),
+    )
     frame = Frame(
         now_ms=int(clock() * 1000),
         zone=view.calendar.zone,

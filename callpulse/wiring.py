@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from callpulse.settings import Settings
+from exporters.access import BasicAuth, server_tls_context
 from exporters.collector import CallpulseCollector
 from exporters.reader import Calendar
 from exporters.view import KpiView
@@ -27,6 +29,7 @@ def kpi_policy(settings: Settings) -> KpiPolicy:
         per_agent=settings.per_agent_metrics,
         customer_salt=settings.customer_id_salt.get_secret_value().encode(),
         fcr_window_ms=settings.fcr_days * 86_400_000,
+        limits=settings.event_limits,
     )
 
 
@@ -45,6 +48,8 @@ def kpi_view(settings: Settings) -> KpiView:
 
 
 def worker_app(settings: Settings) -> Any:
+    from callpulse.kafka_security import KafkaSecurity
+    from callpulse.redis_security import redis_options
     from streams.app import create_app  # imports Faust: only when a worker is wanted
 
     return create_app(
@@ -59,13 +64,31 @@ def worker_app(settings: Settings) -> Any:
         topic_partitions=settings.topic_partitions,
         policy=kpi_policy(settings),
         longest_window_seconds=max(settings.windows),
-        batch_max_events=settings.batch_max_events,
+        batch_max_records=settings.batch_max_records,
         batch_within_seconds=settings.batch_within_seconds,
         broker_session_timeout_seconds=settings.broker_session_timeout_seconds,
         broker_rebalance_timeout_seconds=settings.broker_rebalance_timeout_seconds,
         interval_ms=settings.interval_minutes * 60_000,
         interval_retention_days=settings.interval_retention_days,
         zone=ZoneInfo(settings.timezone),
+        broker_credentials=KafkaSecurity.from_settings(settings).faust_credentials(),
+        redis_options=redis_options(settings),
+        dead_letter_personal_data=settings.dead_letter_personal_data,
+    )
+
+
+def exporter_auth(settings: Settings) -> BasicAuth | None:
+    """The credentials /metrics requires, or None when CALLPULSE_EXPORTER_AUTH_USERNAME is empty."""
+    if not settings.exporter_auth_username:
+        return None
+    return BasicAuth(settings.exporter_auth_username, settings.exporter_auth_password.get_secret_value())
+
+
+def exporter_tls(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.exporter_tls_cert_file:
+        return None
+    return server_tls_context(
+        settings.exporter_tls_cert_file, settings.exporter_tls_key_file, settings.exporter_tls_client_ca_file
     )
 
 

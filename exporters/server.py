@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import zlib
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from redis import Redis
 from redis.exceptions import RedisError
 
+from exporters.access import BasicAuth, require_auth
 from exporters.collector import CallpulseCollector
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,18 @@ StartResponse = Callable[..., Any]
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    tls: ssl.SSLContext | None = None
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """With TLS, the handshake happens here, in the request's thread: a slow client blocks no one else."""
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                log.info("TLS handshake with %s failed: %s", client_address[0], exc)
+                self.shutdown_request(request)
+                return
+        super().process_request_thread(request, client_address)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -79,18 +93,31 @@ def _metrics(render: Render, environ: dict[str, Any], start_response: StartRespo
 
 
 class ExporterServer:
-    """Serves the collector over HTTP in a background thread; ``port=0`` picks a free port."""
+    """Serves the collector over HTTP(S) in a background thread; ``port=0`` picks a free port.
 
-    def __init__(self, collector: CallpulseCollector, redis: Redis, *, host: str, port: int) -> None:
+    ``auth``: the credentials ``/metrics`` requires (``/health`` stays open); ``tls``: a server TLS context.
+    """
+
+    def __init__(
+        self,
+        collector: CallpulseCollector,
+        redis: Redis,
+        *,
+        host: str,
+        port: int,
+        auth: BasicAuth | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
-        self._server = make_server(
-            host,
-            port,
-            build_app(self.registry, redis, collector.render),
-            server_class=_ThreadingWSGIServer,
-            handler_class=_QuietHandler,
-        )
+        app = build_app(self.registry, redis, collector.render)
+        if auth is not None:
+            app = require_auth(app, auth)
+        server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+        assert isinstance(server, _ThreadingWSGIServer)
+        server.tls = tls
+        self._server = server
+        self._scheme = "http" if tls is None else "https"
         self._host = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host  # noqa: S104 - a URL to print, not a bind  # noqa: S104 - a URL to print, not a bind
         self._thread: threading.Thread | None = None
 
@@ -100,7 +127,7 @@ class ExporterServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        return f"{self._scheme}://{self._host}:{self.port}"
 
     def serve_forever(self) -> None:
         self._server.serve_forever(poll_interval=0.2)

@@ -29,19 +29,26 @@ class AgentPartition(PartitionBase):
     ) -> None:
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
+        self._prune_at: dict[str, int] = {}  # agents changed by the batch -> the horizon after their last event
+        self._event_ids: dict[str, set[str]] = {}  # agents changed by the batch -> the ids of their transitions
 
     def _apply_one(
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
-        event = decode_agent_event(raw)
+        event = decode_agent_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
         if self._admit(event, (offset, key, raw), changes) and not isinstance(event, Rejection):
             self._apply_event(event, changes, touched)
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
         timeline = self.timelines.get(event.agent_id)
-        if timeline is not None and timeline.has_event(event.event_id):
+        event_ids = self._event_ids.get(event.agent_id)
+        if event_ids is None:
+            transitions = timeline.transitions if timeline else []
+            event_ids = self._event_ids[event.agent_id] = {transition.event_id for transition in transitions}
+        if event.event_id in event_ids:
             changes.stats["duplicate"] += 1
             return
+        event_ids.add(event.event_id)
         if event.agent_id not in touched:  # keep the timeline as it was before the batch, change a copy
             touched[event.agent_id] = timeline
             timeline = agents.AgentTimeline(event.agent_id, list(timeline.transitions) if timeline else [])
@@ -49,6 +56,7 @@ class AgentPartition(PartitionBase):
         assert timeline is not None
         insort(timeline.transitions, agents.transition_of(event))
         self._advance_watermark(event.time_ms)
+        self._prune_at[event.agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
@@ -59,13 +67,14 @@ class AgentPartition(PartitionBase):
 
         Contributions are a function of the transitions, so the per-event differences telescope. Pruning
         waits for the end of the batch: what it drops is older than every event the batch could still
-        admit, so pruning later changes no figure."""
-        horizon = self.watermark_ms - self.policy.allowed_lateness_ms
+        admit, so pruning later changes no figure. Each timeline is pruned at the horizon of its own last
+        event, so what is stored does not depend on where batches are cut either."""
+        self._event_ids.clear()
         for agent_id, first in touched.items():
             timeline = self.timelines[agent_id]
             before = agents.contributions(first, self.policy) if first is not None else {}
             changes.add_sums(before, agents.contributions(timeline, self.policy))
-            timeline = self.timelines[agent_id] = agents.prune(timeline, horizon)
+            timeline = self.timelines[agent_id] = agents.prune(timeline, self._prune_at.pop(agent_id))
             changes.records_upserted[agent_id] = timeline.to_json()
             live = agents.live_state(timeline)
             if live is not None:

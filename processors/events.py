@@ -1,27 +1,44 @@
 """Event contract v1: decoding and validation of contact and agent events (see docs/events.md).
 
 ``decode_contact_event`` and ``decode_agent_event`` return either a frozen event or a ``Rejection`` that
-says precisely what was wrong; they never raise on bad input.
+says precisely what was wrong; they never raise on bad input. What one event may carry (size, nesting, string
+lengths, names, times) is an ``EventLimits`` (processors/limits.py); the defaults are the contract's.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import orjson
 
-from processors.timeutil import TimeFormatError, parse_event_time_ms
+from processors.limits import EventLimits, nesting_depth, too_long_string
+from processors.timeutil import TimeFormatError, format_ms, parse_event_time_ms
 
 SCHEMA_VERSION = 1
-MAX_EVENT_BYTES = 64 * 1024
+DEFAULT_LIMITS = EventLimits()
+MAX_EVENT_BYTES = DEFAULT_LIMITS.max_event_bytes
 
 _E = TypeVar("_E", bound=StrEnum)
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_IDENT = re.compile(r"[\x21-\x7e]{1,128}")
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """A kind of string field: its characters (any length) and which limit caps its length."""
+
+    pattern: re.Pattern[str]
+    rule: str
+    limit: str  # the EventLimits field
+
+
+_NAME = _Kind(
+    re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
+    "names are ASCII letters, digits, '_', '.' and '-', starting with a letter or digit",
+    "max_name_length",
+)
+_IDENT = _Kind(re.compile(r"[\x21-\x7e]+"), "ids are printable ASCII characters without spaces", "max_id_length")
 
 
 class RejectReason(StrEnum):
@@ -38,6 +55,10 @@ class RejectReason(StrEnum):
     NEGATIVE_DURATION = "negative_duration"
     CONFLICTING_EVENT = "conflicting_event"
     LATE_EVENT = "late_event"
+    TOO_DEEP = "too_deep"
+    STRING_TOO_LONG = "string_too_long"
+    TOO_OLD = "too_old"
+    FUTURE_EVENT = "future_event"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +169,28 @@ class _Invalid(Exception):
         self.rejection = rejection
 
 
-def _load(raw: bytes, max_bytes: int) -> dict[str, Any]:
-    if len(raw) > max_bytes:
-        raise _Invalid(Rejection(RejectReason.TOO_LARGE, f"event is {len(raw)} bytes, the limit is {max_bytes}"))
+def _load(raw: bytes, limits: EventLimits) -> dict[str, Any]:
+    if len(raw) > limits.max_event_bytes:
+        raise _Invalid(
+            Rejection(RejectReason.TOO_LARGE, f"event is {len(raw)} bytes, the limit is {limits.max_event_bytes}")
+        )
+    depth = limits.max_json_depth
+    if raw.count(b"[") + raw.count(b"{") > depth and nesting_depth(raw, stop_after=depth) > depth:
+        # checked before parsing: a parser recursing into thousands of levels can exhaust the C stack
+        raise _Invalid(Rejection(RejectReason.TOO_DEEP, f"arrays and objects nest deeper than {depth} levels"))
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise _Invalid(Rejection(RejectReason.INVALID_JSON, f"not valid JSON: {exc}")) from None
+    if len(raw) > limits.max_string_length:  # else no string can be longer: a character takes a byte at least
+        long = too_long_string(document, longer_than=limits.max_string_length)
+        if long is not None:
+            raise _Invalid(
+                Rejection(
+                    RejectReason.STRING_TOO_LONG,
+                    f"a string of {len(long)} characters ({long[:24]!r}...); the limit is {limits.max_string_length}",
+                )
+            )
     if not isinstance(document, dict):
         raise _Invalid(Rejection(RejectReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(document).__name__}"))
     version = document.get("schema_version")
@@ -167,7 +203,9 @@ def _load(raw: bytes, max_bytes: int) -> dict[str, Any]:
     return document
 
 
-def _string(document: dict[str, Any], field: str, pattern: re.Pattern[str], *, required: bool = True) -> str | None:
+def _string(
+    document: dict[str, Any], field: str, kind: _Kind, limits: EventLimits, *, required: bool = True
+) -> str | None:
     value = document.get(field)
     if value is None:
         if required:
@@ -177,27 +215,62 @@ def _string(document: dict[str, Any], field: str, pattern: re.Pattern[str], *, r
         raise _Invalid(
             Rejection(RejectReason.WRONG_TYPE, f"field {field!r} must be a string, got {type(value).__name__}")
         )
-    if not pattern.fullmatch(value):
-        raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field {field!r} has a bad value {value[:80]!r}"))
+    _check(field, value, kind, limits)
     return value
 
 
-def _required(document: dict[str, Any], field: str, pattern: re.Pattern[str]) -> str:
-    value = _string(document, field, pattern)
+def _check(field: str, value: str, kind: _Kind, limits: EventLimits) -> None:
+    longest = getattr(limits, kind.limit)
+    if len(value) > longest:
+        raise _Invalid(
+            Rejection(
+                RejectReason.INVALID_VALUE,
+                f"field {field!r} is {len(value)} characters long ({value[:24]!r}...); the limit is {longest}",
+            )
+        )
+    if not kind.pattern.fullmatch(value):
+        raise _Invalid(
+            Rejection(RejectReason.INVALID_VALUE, f"field {field!r} has a bad value {value[:80]!r}: {kind.rule}")
+        )
+
+
+def _required(document: dict[str, Any], field: str, kind: _Kind, limits: EventLimits) -> str:
+    value = _string(document, field, kind, limits)
     assert value is not None
     return value
 
 
-def _time(document: dict[str, Any], field: str) -> int:
+def _time(document: dict[str, Any], field: str, limits: EventLimits) -> int:
     time_text = document.get(field)
     if time_text is None:
         raise _Invalid(Rejection(RejectReason.MISSING_FIELD, f"field {field!r} is required"))
     if not isinstance(time_text, str):
         raise _Invalid(Rejection(RejectReason.WRONG_TYPE, f"field {field!r} must be an RFC 3339 string"))
     try:
-        return parse_event_time_ms(time_text)
+        time_ms = parse_event_time_ms(time_text)
     except TimeFormatError as exc:
         raise _Invalid(Rejection(RejectReason.INVALID_VALUE, f"field {field!r}: {exc}")) from None
+    if time_ms < limits.min_time_ms:
+        raise _Invalid(
+            Rejection(
+                RejectReason.TOO_OLD,
+                f"field {field!r} is {time_text[:40]!r}, before the earliest time accepted, "
+                f"{format_ms(limits.min_time_ms)}: is the producer's clock set?",
+            )
+        )
+    return time_ms
+
+
+def _not_future(time_ms: int, now_ms: int | None, limits: EventLimits) -> None:
+    if now_ms is not None and time_ms > now_ms + limits.max_future_ms:
+        ahead, limit = (time_ms - now_ms) / 1000, limits.max_future_ms / 1000
+        raise _Invalid(
+            Rejection(
+                RejectReason.FUTURE_EVENT,
+                f"event_time is {ahead:.3f} s ahead of the reader's clock; the limit is {limit:g} s: "
+                "is the producer's clock right?",
+            )
+        )
 
 
 def _survey(document: dict[str, Any]) -> Survey:
@@ -216,22 +289,30 @@ def _survey(document: dict[str, Any]) -> Survey:
     return Survey(**scores)
 
 
-def _queues(document: dict[str, Any]) -> tuple[str, ...]:
+def _queues(document: dict[str, Any], limits: EventLimits) -> tuple[str, ...]:
     value = document.get("queues")
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
         raise _Invalid(Rejection(RejectReason.WRONG_TYPE, "field 'queues' must be a list of queue names"))
-    if not 1 <= len(value) <= 32 or not all(_NAME.fullmatch(name) for name in value):
-        raise _Invalid(Rejection(RejectReason.INVALID_VALUE, "field 'queues' must hold 1-32 valid queue names"))
+    if not 1 <= len(value) <= limits.max_queues:
+        raise _Invalid(
+            Rejection(
+                RejectReason.INVALID_VALUE,
+                f"field 'queues' must hold 1-{limits.max_queues} valid queue names, got {len(value)}",
+            )
+        )
+    for index, name in enumerate(value):
+        _check(f"queues[{index}]", name, _NAME, limits)
     return tuple(dict.fromkeys(value))
 
 
-def _common(document: dict[str, Any]) -> tuple[str, int, QueueRef]:
-    event_id = _required(document, "event_id", _IDENT)
-    time_ms = _time(document, "event_time")
-    tenant = _required(document, "tenant", _NAME)
-    queue = _required(document, "queue", _NAME)
+def _common(document: dict[str, Any], limits: EventLimits, now_ms: int | None) -> tuple[str, int, QueueRef]:
+    event_id = _required(document, "event_id", _IDENT, limits)
+    time_ms = _time(document, "event_time", limits)
+    _not_future(time_ms, now_ms, limits)
+    tenant = _required(document, "tenant", _NAME, limits)
+    queue = _required(document, "queue", _NAME, limits)
     channel_text = document.get("channel")
     if channel_text is None:
         raise _Invalid(Rejection(RejectReason.MISSING_FIELD, "field 'channel' is required"))
@@ -267,17 +348,35 @@ def _event_type(document: dict[str, Any], kind: type[_E], topic: str) -> _E:
 _CUSTOMER = frozenset({ContactEventType.QUEUED, ContactEventType.RESOLVED})
 
 
-def decode_contact_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> ContactEvent | Rejection:
-    """Decode and validate one record of the contacts topic."""
+def _limits(limits: EventLimits, max_bytes: int | None) -> EventLimits:
+    if max_bytes is None or max_bytes == limits.max_event_bytes:
+        return limits
+    return replace(limits, max_event_bytes=max_bytes)
+
+
+def decode_contact_event(
+    raw: bytes,
+    *,
+    max_bytes: int | None = None,
+    limits: EventLimits = DEFAULT_LIMITS,
+    now_ms: int | None = None,
+) -> ContactEvent | Rejection:
+    """Decode and validate one record of the contacts topic.
+
+    ``now_ms`` is the reader's clock (epoch ms): given, an ``event_time`` more than ``limits.max_future_ms``
+    after it is a ``future_event``; None skips that check. ``max_bytes`` (kept for older callers) overrides
+    ``limits.max_event_bytes``.
+    """
+    limits = _limits(limits, max_bytes)
     try:
-        document = _load(raw, max_bytes)
+        document = _load(raw, limits)
         event_type = _event_type(document, ContactEventType, "contact")
-        event_id, time_ms, where = _common(document)
+        event_id, time_ms, where = _common(document, limits, now_ms)
         transferred = event_type is ContactEventType.TRANSFERRED
-        to_queue = _string(document, "to_queue", _NAME, required=False) if transferred else None
+        to_queue = _string(document, "to_queue", _NAME, limits, required=False) if transferred else None
         opened_ms = None
         if event_type is ContactEventType.RESOLVED:
-            opened_ms = _time(document, "opened_at")
+            opened_ms = _time(document, "opened_at", limits)
             if opened_ms > time_ms:
                 raise _Invalid(Rejection(RejectReason.NEGATIVE_DURATION, "opened_at is after the resolution time"))
         survey = _survey(document) if event_type is ContactEventType.SURVEY else None
@@ -286,32 +385,42 @@ def decode_contact_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Con
             time_ms=time_ms,
             type=event_type,
             where=where,
-            contact_id=_required(document, "contact_id", _IDENT),
-            agent_id=_string(document, "agent_id", _IDENT, required=False),
+            contact_id=_required(document, "contact_id", _IDENT, limits),
+            agent_id=_string(document, "agent_id", _IDENT, limits, required=False),
             to_queue=to_queue,
             opened_ms=opened_ms,
             survey=survey,
-            customer_id=_string(document, "customer_id", _IDENT, required=False) if event_type in _CUSTOMER else None,
+            customer_id=_string(document, "customer_id", _IDENT, limits, required=False)
+            if event_type in _CUSTOMER
+            else None,
         )
     except _Invalid as invalid:
         return invalid.rejection
 
 
-def decode_agent_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> AgentEvent | Rejection:
-    """Decode and validate one record of the agents topic."""
+def decode_agent_event(
+    raw: bytes,
+    *,
+    max_bytes: int | None = None,
+    limits: EventLimits = DEFAULT_LIMITS,
+    now_ms: int | None = None,
+) -> AgentEvent | Rejection:
+    """Decode and validate one record of the agents topic (``max_bytes``, ``limits``, ``now_ms``: as for
+    :func:`decode_contact_event`)."""
+    limits = _limits(limits, max_bytes)
     try:
-        document = _load(raw, max_bytes)
+        document = _load(raw, limits)
         state = _event_type(document, AgentState, "agent")
-        event_id, time_ms, where = _common(document)
-        reason = _string(document, "reason", _NAME, required=False) if state is AgentState.AUX else None
+        event_id, time_ms, where = _common(document, limits, now_ms)
+        reason = _string(document, "reason", _NAME, limits, required=False) if state is AgentState.AUX else None
         return AgentEvent(
             event_id=event_id,
             time_ms=time_ms,
             state=state,
             where=where,
-            agent_id=_required(document, "agent_id", _IDENT),
+            agent_id=_required(document, "agent_id", _IDENT, limits),
             reason=(reason or "unspecified") if state is AgentState.AUX else None,
-            queues=_queues(document),
+            queues=_queues(document, limits),
         )
     except _Invalid as invalid:
         return invalid.rejection

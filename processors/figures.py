@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from processors.events import Channel
+from processors.events import DEFAULT_LIMITS, Channel
+from processors.limits import EventLimits
 
 
 class Figure(StrEnum):
@@ -85,6 +86,7 @@ class KpiPolicy:
     per_agent: bool = False  # also keep figures per agent (behind CALLPULSE_PER_AGENT_METRICS)
     customer_salt: bytes = b""  # secret for hashing customer ids; empty: customer ids are not used
     fcr_window_ms: int = 7 * 86_400_000  # a repeat contact within this long after a resolution fails FCR
+    limits: EventLimits = DEFAULT_LIMITS  # what the decoder accepts (sizes, names, times)
 
     def __post_init__(self) -> None:
         if self.bucket_ms < 1:

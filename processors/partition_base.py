@@ -29,6 +29,7 @@ class PartitionBase:
         self.policy = policy
         self.offset = offset
         self.watermark_ms = watermark_ms
+        self.now_ms: int | None = None  # the wall clock of the batch being applied (see ``apply_batch``)
         self._expiry: list[tuple[int, str]] = []  # (expires at watermark ms, record key), lazily cleaned
 
     def _too_late(self, time_ms: int) -> Rejection | None:
@@ -41,8 +42,12 @@ class PartitionBase:
             )
         return None
 
-    def apply_batch(self, records: Iterable[Record]) -> BatchChanges:
-        """Apply the records not applied yet; return the net changes."""
+    def apply_batch(self, records: Iterable[Record], *, now_ms: int | None = None) -> BatchChanges:
+        """Apply the records not applied yet; return the net changes.
+
+        ``now_ms`` is the wall clock the worker read for this batch: events further ahead of it than the
+        policy's ``limits.max_future_ms`` are rejected (None, as in a recomputation: no such check)."""
+        self.now_ms = now_ms
         changes = BatchChanges(last_offset=-1, watermark_ms=self.watermark_ms)
         touched: dict[str, Any] = {}
         for offset, key, raw in records:

@@ -69,6 +69,7 @@ MIN_EPOCH, MAX_EPOCH = 1_000_000_000, 9_999_999_999  # 2001-09-09 .. 2286-11-20
 OPEN_LEG_RETENTION_MS = 4 * 3600 * 1000  # a call with no line for this long is forgotten (the worker's default)
 CLOSED_LEG_RETENTION_MS = 3600 * 1000  # a finished leg is remembered this long, to spot a call re-entering
 MAX_QUEUES = 32
+MAX_DURATION_SECONDS = 7 * 86_400  # a logged wait, hold or talk time longer than this is a bad field
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -333,8 +334,10 @@ class _Line:
             raise _Reject(
                 LineReason.MISSING_FIELD, f"{self.parsed.event} of an unseen call needs its {what} to rebuild it"
             )
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # not "²" or "٣", which str.isdigit also accepts
             raise _Reject(LineReason.BAD_FIELD, f"{what} {text[:20]!r} is not whole seconds")
+        if len(text) > 7 or int(text) > MAX_DURATION_SECONDS:
+            raise _Reject(LineReason.BAD_FIELD, f"{what} {text[:20]} s is over {MAX_DURATION_SECONDS} s (7 days)")
         return int(text)
 
 

@@ -9,12 +9,12 @@ one bad element is dead-lettered (with its index) and the rest are applied.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import orjson
 
 from processors.events import (
+    DEFAULT_LIMITS,
     AgentEvent,
     ContactEvent,
     Rejection,
@@ -22,6 +22,7 @@ from processors.events import (
     decode_agent_event,
     decode_contact_event,
 )
+from processors.limits import EventLimits
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 """Largest batch record; Kafka's own default limit (message.max.bytes) is about 1 MiB."""
@@ -37,7 +38,10 @@ def is_batch(raw: bytes) -> bool:
 
 
 def split_record(raw: bytes) -> list[Element] | Rejection:
-    """The events a record carries, as bytes each; a record that is not a valid batch is rejected whole."""
+    """The events a record carries, as bytes each; a record that is not a valid batch is rejected whole.
+
+    orjson stops at 1,024 levels of nesting, so a hostile batch cannot exhaust the parser's stack; each
+    element then gets the event's own depth check (``limits.max_json_depth``) when it is decoded."""
     if not is_batch(raw):
         return [(None, raw)]
     if len(raw) > MAX_RECORD_BYTES:
@@ -45,6 +49,8 @@ def split_record(raw: bytes) -> list[Element] | Rejection:
     try:
         elements = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            return Rejection(RejectReason.TOO_DEEP, f"batch record nests too deep: {exc}")
         return Rejection(RejectReason.INVALID_JSON, f"batch record is not valid JSON: {exc}")
     if not elements:
         return Rejection(RejectReason.INVALID_VALUE, "batch record holds no events")
@@ -60,16 +66,12 @@ def batch_value(events: list[bytes]) -> bytes:
     return b"[" + b",".join(events) + b"]"
 
 
-_DECODERS: dict[EventStream, Callable[[bytes], ContactEvent | AgentEvent | Rejection]] = {
-    "contacts": decode_contact_event,
-    "agents": decode_agent_event,
-}
-
-
-def decode_record(stream: EventStream, raw: bytes) -> list[ContactEvent | AgentEvent | Rejection]:
+def decode_record(
+    stream: EventStream, raw: bytes, *, limits: EventLimits = DEFAULT_LIMITS, now_ms: int | None = None
+) -> list[ContactEvent | AgentEvent | Rejection]:
     """Every event of a record decoded as the worker decodes it (one Rejection for a bad batch)."""
     elements = split_record(raw)
     if isinstance(elements, Rejection):
         return [elements]
-    decode = _DECODERS[stream]
-    return [decode(element) for _index, element in elements]
+    decode = decode_contact_event if stream == "contacts" else decode_agent_event
+    return [decode(element, limits=limits, now_ms=now_ms) for _index, element in elements]

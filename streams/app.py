@@ -17,10 +17,13 @@ from processors.batch import DeadLetter
 from processors.figures import KpiPolicy
 from streams import dead_letter
 from streams.applier import BatchApplier, group_by_partition
+from streams.recovery import Recovery
+from streams.recovery_kafka import FaustConsumer
 from streams.redis_keys import Stream
 from streams.store import PartitionStore, bucket_ttl_seconds
 
 log = logging.getLogger(__name__)
+RECOVERY_CHECK_SECONDS = 2.0
 
 
 def create_app(
@@ -36,15 +39,20 @@ def create_app(
     topic_partitions: int,
     policy: KpiPolicy,
     longest_window_seconds: int,
-    batch_max_events: int,
+    batch_max_records: int,
     batch_within_seconds: float,
     broker_session_timeout_seconds: float,
     broker_rebalance_timeout_seconds: float,
     interval_ms: int = 900_000,
     interval_retention_days: int = 7,
     zone: tzinfo = UTC,
+    broker_credentials: Any = None,
+    redis_options: dict[str, Any] | None = None,
+    dead_letter_personal_data: bool = False,
 ) -> faust.App:
-    """Build the worker app; nothing connects until the Faust worker starts it."""
+    """Build the worker app; nothing connects until the Faust worker starts it.
+
+    ``broker_credentials``: Faust SASL/SSL credentials; ``redis_options``: Redis AUTH/TLS keyword arguments."""
     app = faust.App(
         app_id,
         broker=broker_url,
@@ -59,6 +67,7 @@ def create_app(
         broker_heartbeat_interval=min(3.0, broker_session_timeout_seconds / 3),
         broker_rebalance_timeout=broker_rebalance_timeout_seconds,
         producer_acks=-1,
+        broker_credentials=broker_credentials,
     )
     topics: dict[Stream, Any] = {
         "contacts": app.topic(contacts_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions),
@@ -68,7 +77,7 @@ def create_app(
     dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
     bucket_ttl = bucket_ttl_seconds(longest_window_seconds, policy)
     store = PartitionStore(
-        Redis.from_url(redis_url),
+        Redis.from_url(redis_url, **(redis_options or {})),
         prefix=redis_prefix,
         bucket_ttl_seconds=bucket_ttl,
         interval_ms=interval_ms,
@@ -82,7 +91,11 @@ def create_app(
             await dead_topic.send(
                 key=letter.key,
                 value=dead_letter.envelope(
-                    letter, topic=topics[stream].get_topic_name(), partition=partition, rejected_at_ms=now_ms
+                    letter,
+                    topic=topics[stream].get_topic_name(),
+                    partition=partition,
+                    rejected_at_ms=now_ms,
+                    personal_data=dead_letter_personal_data,
                 ),
                 headers=dead_letter.headers(letter),
             )
@@ -96,13 +109,16 @@ def create_app(
         for future in pending:
             await future
 
-    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards)
+    consumer = FaustConsumer(app, {stream: topic.get_topic_name() for stream, topic in topics.items()})
+    recovery = Recovery(store.redis, prefix=redis_prefix, consumer=consumer)
+    app.timer(RECOVERY_CHECK_SECONDS)(recovery.check)
+    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards, recovery=recovery)
     streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
 
     def make_agent(stream: Stream) -> Any:
         async def consume(events_stream: faust.StreamT[bytes]) -> None:
             assert isinstance(events_stream, faust.Stream)  # StreamT does not declare take_events
-            async for events in events_stream.take_events(batch_max_events, within=batch_within_seconds):
+            async for events in events_stream.take_events(batch_max_records, within=batch_within_seconds):
                 await applier.apply(stream, group_by_partition(events))
 
         consume.__name__ = f"apply_{stream}"
@@ -115,6 +131,7 @@ def create_app(
             stream = streams_by_topic.get(tp.topic)
             if stream is not None:
                 applier.forget(stream, tp.partition)
+                recovery.forget(stream, tp.partition)
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 

@@ -1,3 +1,9 @@
 """Test-suite wide fixtures: see ``tests/fixtures/``."""
 
-pytest_plugins = ["fixtures.servers", "fixtures.pipeline", "fixtures.prometheus"]
+pytest_plugins = [
+    "fixtures.servers",
+    "fixtures.pipeline",
+    "fixtures.prometheus",
+    "fixtures.tls",
+    "fixtures.secure_servers",
+]

@@ -15,6 +15,13 @@ from fixtures.script import Script
 pytestmark = pytest.mark.integration
 
 
+def nested(levels: int) -> object:
+    value: object = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def test_bad_records_go_to_the_dead_letter_topic_with_their_reason(pipeline: Pipeline) -> None:
     now_ms = int(time.time() * 1000)
     good = Script(now_ms - 60_000)
@@ -40,6 +47,14 @@ def test_bad_records_go_to_the_dead_letter_topic_with_their_reason(pipeline: Pip
             "unknown_event_type",
         ),
         "negative duration": (b"neg", orjson.dumps(negative.events[1][2]), "negative_duration"),
+        # the limits of docs/events.md 7.1, at their defaults
+        "nested 40 deep": (b"bad-5", orjson.dumps(valid | {"event_id": "x-5", "x_deep": nested(39)}), "too_deep"),
+        "before 2000": (
+            b"bad-6",
+            orjson.dumps(valid | {"event_id": "x-6", "event_time": "1970-01-01T00:00:00Z"}),
+            "too_old",
+        ),
+        "label breaker": (b"bad-7", orjson.dumps(valid | {"event_id": "x-7", "queue": 'sup"port\n'}), "invalid_value"),
     }
     topic = pipeline.contacts_topic
     records = [(topic, key.encode(), orjson.dumps(event)) for _, key, event in good.events[:10]]

@@ -20,9 +20,11 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
+from callpulse.batching import partition_for
 from callpulse.embedded import free_port, start_kafka, wait_until
 from fixtures.pipeline import Pipeline, log_of
 from fixtures.script import Script
+from processors.records import split_record
 
 pytestmark = pytest.mark.integration
 
@@ -63,19 +65,23 @@ def stop(process: subprocess.Popen[bytes]) -> str:
     return log_of(process)
 
 
-def read_topic(bootstrap: str, topic: str, *, at_least: int, idle_seconds: float = 2.0) -> list[tuple[bytes, bytes]]:
-    """Every (key, value) of ``topic`` from the beginning: once ``at_least`` came, until nothing new for a while."""
+def read_topic(bootstrap: str, topic: str, *, at_least: int, idle_seconds: float = 2.0) -> list[tuple[int, bytes]]:
+    """Every (partition, event) of ``topic`` from the beginning, batch records opened: once ``at_least`` came,
+    until nothing new for a while."""
     consumer = KafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None, enable_auto_commit=False
     )
-    records: list[tuple[bytes, bytes]] = []
+    records: list[tuple[int, bytes]] = []
     deadline = time.monotonic() + 60
     last_new = time.monotonic()
     try:
         while time.monotonic() < deadline:
             batches = consumer.poll(timeout_ms=200)
             for batch in batches.values():
-                records += [(message.key, message.value) for message in batch]
+                for message in batch:
+                    elements = split_record(message.value)
+                    assert isinstance(elements, list), elements
+                    records += [(message.partition, element) for _index, element in elements]
                 last_new = time.monotonic()
             if len(records) >= at_least and time.monotonic() - last_new >= idle_seconds:
                 break
@@ -145,7 +151,9 @@ def test_refused_requests_send_nothing_to_the_topic(pipeline: Pipeline) -> None:
 
     assert request(endpoint, orjson.dumps(good)) == (202, {"accepted": 6})
     stored = read_topic(pipeline.kafka.url, pipeline.contacts_topic, at_least=6)
-    assert sorted(stored) == sorted((event["contact_id"].encode(), orjson.dumps(event)) for event in good)
+    assert sorted(value for _partition, value in stored) == sorted(orjson.dumps(event) for event in good)
+    for partition, value in stored:  # each event in the partition its key hashes to, as if sent alone
+        assert partition == partition_for(orjson.loads(value)["contact_id"].encode(), pipeline.partitions)
     assert ingest.poll() is None, log_of(ingest)
 
 

@@ -218,6 +218,20 @@ BEYOND_THE_SCHEMAS: list[tuple[str, str, dict[str, Any], RejectReason]] = [  # v
     ),
     ("score written 4.0", "contacts", make("contacts", type="survey", csat=4.0), RejectReason.WRONG_TYPE),
     ("schema_version written 1.0", "contacts", make("contacts", schema_version=1.0), RejectReason.UNSUPPORTED_VERSION),
+    # the limits of docs/events.md 7.1, at their defaults
+    ("event before 2000", "agents", make("agents", event_time="1999-12-31T23:59:59Z"), RejectReason.TOO_OLD),
+    (
+        "opened before 2000",
+        "contacts",
+        make("contacts", type="resolved", opened_at="1970-01-01T00:00:00Z"),
+        RejectReason.TOO_OLD,
+    ),
+    (
+        "extra field 33 levels deep",
+        "contacts",
+        make("contacts", x_deep=json.loads("[" * 32 + "0" + "]" * 32)),
+        RejectReason.TOO_DEEP,
+    ),
 ]
 DECODERS = {"contacts": decode_contact_event, "agents": decode_agent_event}
 

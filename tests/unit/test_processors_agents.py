@@ -13,9 +13,11 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 
 import oracle
+from callpulse.simulator import DEFAULT_PROFILE, TrafficModel
 from oracle import MINUTE, T0, accumulate, agent_event, records
 from processors.events import RejectReason
 from processors.figures import KpiPolicy, state_figure
@@ -546,3 +548,23 @@ def test_per_agent_totals_of_an_agent_in_two_tenants_do_not_depend_on_arrival_or
         key: value for key, value in order_b.items() if not key[1].startswith("@")
     }
     assert per_agent_only(order_a) == per_agent_only(order_b)
+
+
+def test_stored_timelines_do_not_depend_on_where_batches_are_cut() -> None:
+    """Timelines are pruned at the horizon of their own last event, so batch boundaries leave no trace in
+    what is stored (a restarted worker cuts batches differently and must end with the same state)."""
+    start = 1_795_424_400_000
+    model = TrafficModel(seed=11, start_ms=start, profile=DEFAULT_PROFILE.scaled(2))
+    events = [event for event in model.advance_to(start + 40 * 60_000) if event.stream == "agents"]
+    records = [(n, event.key.encode(), orjson.dumps(event.event)) for n, event in enumerate(events)]
+
+    def stored(cut: int) -> dict[str, Any]:
+        partition = AgentPartition(KpiPolicy(allowed_lateness_ms=120_000))
+        for start_at in range(0, len(records), cut):
+            partition.apply_batch(records[start_at : start_at + cut])
+        return {agent: timeline.to_json() for agent, timeline in partition.timelines.items()}
+
+    one_by_one = stored(1)
+    assert len(records) > 300 and one_by_one
+    assert stored(37) == one_by_one
+    assert stored(len(records)) == one_by_one

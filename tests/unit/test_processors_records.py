@@ -105,3 +105,18 @@ def test_batch_and_single_records_give_the_same_figures() -> None:
     )
     assert totals([batched]) == totals([singles]) != {}
     assert batched.live_upserted == singles.live_upserted
+
+
+def test_a_deeply_nested_batch_is_refused_before_parsing() -> None:
+    hostile = b"[" * 200_000 + b"]" * 200_000  # parsed, this depth could exhaust the parser's stack
+    rejection = split_record(hostile)
+    assert isinstance(rejection, Rejection) and rejection.code is RejectReason.TOO_DEEP
+
+
+def test_events_too_far_ahead_of_the_workers_clock_are_dead_lettered() -> None:
+    far = {**contact_event("queued", 3_600_000, contact="c9"), "event_id": "far"}
+    record = batch_value([encode(QUEUED), encode(far)])
+    changes = ContactPartition(POLICY).apply_batch([(0, b"c1", record)], now_ms=T0 + 60_000)
+    assert [(d.index, d.rejection.code) for d in changes.dead_letters] == [(1, RejectReason.FUTURE_EVENT)]
+    replayed_without_clock = ContactPartition(POLICY).apply_batch([(0, b"c1", record)])
+    assert replayed_without_clock.dead_letters == []

@@ -607,7 +607,7 @@ class FakeSink:
         self.acked: list[tuple[str, bytes, bytes]] = []
         self.fail_after = fail_after
 
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
+    def send(self, topic: str, key: bytes, value: bytes, *, packed: bool = True) -> None:
         self.pending.append((topic, key, value))
 
     def flush(self) -> None:
