@@ -52,10 +52,19 @@ def run_exporter(settings: Settings) -> int:
     if not _checked(settings, kafka=False, redis=True):
         return 2
     from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from exporters.server import ExporterServer
 
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2, **redis_options(settings))
+    # a scrape must answer quickly when Redis hangs or is gone (redis_up 0, no KPI): short timeouts, no retry
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1,
+        socket_timeout=1,
+        retry=Retry(NoBackoff(), 0),
+        **redis_options(settings),
+    )
     server = ExporterServer(
         wiring.collector(settings, redis),
         redis,

@@ -441,6 +441,15 @@ REDIS_UP = MetricSpec(
     "-",
     LIVE,
 )
+REBUILDING = MetricSpec(
+    "callpulse_rebuilding",
+    "gauge",
+    "1 while the worker replays Kafka to rebuild partition state Redis lost (no KPI is served meanwhile), else 0.",
+    (),
+    "boolean",
+    "-",
+    LIVE,
+)
 SCRAPE_DURATION = MetricSpec(
     "callpulse_exporter_scrape_duration_seconds",
     "gauge",

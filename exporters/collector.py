@@ -1,12 +1,14 @@
 """The Prometheus collector: reads Redis at every scrape and turns the snapshot into metric families.
 
 No metric state lives in the process between scrapes; when Redis cannot be read, only
-``callpulse_exporter_redis_up 0`` is served, never stale KPI values.
+``callpulse_exporter_redis_up 0`` is served, never stale KPI values. While the worker rebuilds lost state
+from Kafka, ``callpulse_rebuilding 1`` and the pipeline metrics are served, but no KPI (they would be partial).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -16,8 +18,12 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from exporters import agent_metrics, catalog, queue_metrics, staffing_metrics
-from exporters.reader import Snapshot, read_snapshot
+from exporters.exposition import MetricWriter
+from exporters.health_state import rebuilding_partitions
+from exporters.incremental import IncrementalReader
+from exporters.reader import Snapshot
 from exporters.view import KpiView, family
+from exporters.windowed_text import WindowedWriter
 from streams.redis_keys import STREAMS
 
 log = logging.getLogger(__name__)
@@ -32,18 +38,63 @@ class CallpulseCollector(Collector):
         self.view = view
         self.clock = clock
 
+        self._lock = threading.Lock()  # scrapes may come in parallel; the caches are not thread-safe
+        self._windowed = WindowedWriter()
+        self._metrics = MetricWriter()
+        self._reader = self._new_reader()
+
+    def _new_reader(self) -> IncrementalReader:
+        return IncrementalReader(
+            prefix=self.prefix,
+            windows=list(self.view.windows),
+            calendar=self.view.calendar,
+            per_agent=self.view.per_agent,
+        )
+
+    def _read(self, started: float) -> tuple[Snapshot, bool]:
+        """The snapshot at ``started`` (re-reading only what changed since the last scrape), and whether a
+        partition was being rebuilt meanwhile (then the cache is dropped: the next scrape reads in full)."""
+        try:
+            rebuilding_before = rebuilding_partitions(self.redis, self.prefix)
+            snapshot = self._reader.read(self.redis, int(started * 1000))
+            rebuilding = rebuilding_before + rebuilding_partitions(self.redis, self.prefix) > 0
+        except RedisError:
+            self._reader = self._new_reader()  # a scrape that failed halfway leaves no half-updated cache
+            raise
+        if rebuilding:
+            self._reader = self._new_reader()
+        return snapshot, rebuilding
+
+    def render(self, *, openmetrics: bool = False) -> list[bytes]:
+        """The exposition text (Prometheus 0.0.4, or OpenMetrics 1.0.0) in chunks: the samples of
+        ``collect()``, the large windowed families written directly (exporters/windowed_text.py)."""
+        with self._lock:
+            started = self.clock()
+            up = family(catalog.REDIS_UP)
+            try:
+                snapshot, rebuilding = self._read(started)
+            except RedisError as exc:
+                log.warning("scrape could not read Redis: %s", exc)
+                up.add_metric([], 0)
+                return [self._metrics.write([up], openmetrics=openmetrics).encode(), *_eof(openmetrics)]
+            up.add_metric([], 1)
+            chunks = [self._metrics.write([up, self._rebuilding(rebuilding)], openmetrics=openmetrics).encode()]
+            if not rebuilding:
+                chunks += self._windowed.write(snapshot, self.view, openmetrics=openmetrics)
+            rest = [*self._families(snapshot, rebuilding), self._duration(started)]
+            chunks.append(self._metrics.write(rest, openmetrics=openmetrics).encode())
+            return [*chunks, *_eof(openmetrics)]
+
     def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            metrics = list(self._collect())
+        yield from metrics
+
+    def _collect(self) -> Iterator[Metric]:
         started = self.clock()
         up = family(catalog.REDIS_UP)
         try:
-            snapshot = read_snapshot(
-                self.redis,
-                prefix=self.prefix,
-                now_ms=int(started * 1000),
-                windows=list(self.view.windows),
-                calendar=self.view.calendar,
-                per_agent=self.view.per_agent,
-            )
+            snapshot, rebuilding = self._read(started)
         except RedisError as exc:
             log.warning("scrape could not read Redis: %s", exc)
             up.add_metric([], 0)
@@ -51,14 +102,30 @@ class CallpulseCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield from queue_metrics.windowed(snapshot, self.view)
-        yield from queue_metrics.live(snapshot, self.view)
-        yield from staffing_metrics.staffing_families(snapshot, self.view)
-        yield from agent_metrics.per_agent(snapshot, self.view)
+        yield self._rebuilding(rebuilding)
+        if not rebuilding:
+            yield from queue_metrics.windowed(snapshot, self.view)
+        yield from self._families(snapshot, rebuilding)
+        yield self._duration(started)
+
+    def _families(self, snapshot: Snapshot, rebuilding: bool) -> Iterator[Metric]:
+        """Every family after the windowed ones but the scrape duration; only the pipeline's while rebuilding."""
+        if not rebuilding:
+            yield from queue_metrics.live(snapshot, self.view)
+            yield from staffing_metrics.staffing_families(snapshot, self.view)
+            yield from agent_metrics.per_agent(snapshot, self.view)
         yield from self._pipeline_metrics(snapshot)
+
+    @staticmethod
+    def _rebuilding(rebuilding: bool) -> Metric:
+        rebuilding_family = family(catalog.REBUILDING)
+        rebuilding_family.add_metric([], int(rebuilding))
+        return rebuilding_family
+
+    def _duration(self, started: float) -> Metric:
         duration = family(catalog.SCRAPE_DURATION)
         duration.add_metric([], max(self.clock() - started, 0.0))
-        yield duration
+        return duration
 
     def _pipeline_metrics(self, snapshot: Snapshot) -> Iterator[Metric]:
         applied = family(catalog.EVENTS_APPLIED)
@@ -81,3 +148,7 @@ class CallpulseCollector(Collector):
             if stream in snapshot.watermark_ms:
                 watermark.add_metric([stream], snapshot.watermark_ms[stream] / 1000)
         yield from (applied, duplicate, dead, late, stale, watermark, partitions)
+
+
+def _eof(openmetrics: bool) -> list[bytes]:
+    return [b"# EOF\n"] if openmetrics else []

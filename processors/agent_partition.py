@@ -30,6 +30,7 @@ class AgentPartition(PartitionBase):
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
         self._prune_at: dict[str, int] = {}  # agents changed by the batch -> the horizon after their last event
+        self._event_ids: dict[str, set[str]] = {}  # agents changed by the batch -> the ids of their transitions
 
     def _apply_one(
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
@@ -40,9 +41,14 @@ class AgentPartition(PartitionBase):
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
         timeline = self.timelines.get(event.agent_id)
-        if timeline is not None and timeline.has_event(event.event_id):
+        event_ids = self._event_ids.get(event.agent_id)
+        if event_ids is None:
+            transitions = timeline.transitions if timeline else []
+            event_ids = self._event_ids[event.agent_id] = {transition.event_id for transition in transitions}
+        if event.event_id in event_ids:
             changes.stats["duplicate"] += 1
             return
+        event_ids.add(event.event_id)
         if event.agent_id not in touched:  # keep the timeline as it was before the batch, change a copy
             touched[event.agent_id] = timeline
             timeline = agents.AgentTimeline(event.agent_id, list(timeline.transitions) if timeline else [])
@@ -63,6 +69,7 @@ class AgentPartition(PartitionBase):
         waits for the end of the batch: what it drops is older than every event the batch could still
         admit, so pruning later changes no figure. Each timeline is pruned at the horizon of its own last
         event, so what is stored does not depend on where batches are cut either."""
+        self._event_ids.clear()
         for agent_id, first in touched.items():
             timeline = self.timelines[agent_id]
             before = agents.contributions(first, self.policy) if first is not None else {}

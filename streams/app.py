@@ -17,10 +17,13 @@ from processors.batch import DeadLetter
 from processors.figures import KpiPolicy
 from streams import dead_letter
 from streams.applier import BatchApplier, group_by_partition
+from streams.recovery import Recovery
+from streams.recovery_kafka import FaustConsumer
 from streams.redis_keys import Stream
 from streams.store import PartitionStore, bucket_ttl_seconds
 
 log = logging.getLogger(__name__)
+RECOVERY_CHECK_SECONDS = 2.0
 
 
 def create_app(
@@ -74,7 +77,8 @@ def create_app(
     dead_topic = app.topic(dead_letter_topic, key_type=bytes, value_type=bytes, partitions=topic_partitions)
     bucket_ttl = bucket_ttl_seconds(longest_window_seconds, policy)
     store = PartitionStore(
-        Redis.from_url(redis_url, **(redis_options or {})),
+        # a hung Redis must not stall the worker forever: calls time out and the applier retries them
+        Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=30, **(redis_options or {})),
         prefix=redis_prefix,
         bucket_ttl_seconds=bucket_ttl,
         interval_ms=interval_ms,
@@ -106,7 +110,10 @@ def create_app(
         for future in pending:
             await future
 
-    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards)
+    consumer = FaustConsumer(app, {stream: topic.get_topic_name() for stream, topic in topics.items()})
+    recovery = Recovery(store.redis, prefix=redis_prefix, consumer=consumer)
+    app.timer(RECOVERY_CHECK_SECONDS)(recovery.check)
+    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards, recovery=recovery)
     streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
 
     def make_agent(stream: Stream) -> Any:
@@ -125,6 +132,7 @@ def create_app(
             stream = streams_by_topic.get(tp.topic)
             if stream is not None:
                 applier.forget(stream, tp.partition)
+                recovery.forget(stream, tp.partition)
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from processors.batch import BatchChanges, DeadLetter
 from processors.figures import KpiPolicy
 from processors.partition import AgentPartition, ContactPartition, CustomerPartition, Record
+from streams.recovery import Recovery
 from streams.redis_keys import Stream
 from streams.store import PartitionStore, WriteOutcome
 
@@ -45,6 +46,7 @@ class BatchApplier:
         retry_initial_seconds: float = 0.1,
         retry_max_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
+        recovery: Recovery | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -53,6 +55,7 @@ class BatchApplier:
         self.retry_initial_seconds = retry_initial_seconds
         self.retry_max_seconds = retry_max_seconds
         self.clock = clock  # epoch seconds: events too far ahead of it are rejected
+        self.recovery = recovery
         self._processors: dict[tuple[Stream, int], Processor] = {}
 
     def forget(self, stream: Stream, partition: int) -> None:
@@ -67,7 +70,11 @@ class BatchApplier:
         while True:
             processor = await self._processor(stream, partition)
             expected = processor.offset
-            changes = processor.apply_batch(records, now_ms=int(self.clock() * 1000))
+            admitted = await self._admitted(stream, partition, expected, records)
+            if admitted is None:  # the state in memory is stale (Redis lost it): reload it
+                self.forget(stream, partition)
+                continue
+            changes = processor.apply_batch(admitted, now_ms=int(self.clock() * 1000))
             if changes.is_empty:
                 return
             if changes.dead_letters:
@@ -78,9 +85,20 @@ class BatchApplier:
             outcome = await self._retrying(write)
             if outcome is WriteOutcome.WRITTEN:
                 self._log_batch(stream, partition, changes)
+                if self.recovery is not None:
+                    applied = functools.partial(self.recovery.applied, stream, partition, changes.last_offset)
+                    await self._retrying(applied)
                 return
             log.info("partition %s:%s moved on in Redis; reloading its state", stream, partition)
             self.forget(stream, partition)
+
+    async def _admitted(
+        self, stream: Stream, partition: int, offset: int, records: list[Record]
+    ) -> list[Record] | None:
+        """The records recovery lets through (all of them without recovery; see ``streams.recovery``)."""
+        if self.recovery is None:
+            return records
+        return await self._retrying(functools.partial(self.recovery.admit, stream, partition, offset, records))
 
     async def _processor(self, stream: Stream, partition: int) -> Processor:
         processor = self._processors.get((stream, partition))

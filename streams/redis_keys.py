@@ -18,6 +18,12 @@ def partitions_key(prefix: str) -> str:
     return f"{prefix}:partitions"
 
 
+def rebuilding_key(prefix: str) -> str:
+    """Hash ``<stream>:<partition>`` -> offset: partitions replaying Kafka to rebuild lost state, and the
+    offset each must pass before its figures are whole again (the exporter withholds KPIs meanwhile)."""
+    return f"{prefix}:rebuilding"
+
+
 def partition_member(stream: Stream, partition: int) -> str:
     return f"{stream}:{partition}"
 

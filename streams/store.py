@@ -107,15 +107,23 @@ class PartitionStore:
         sums: dict[tuple[str, str, int], dict[str, int]] = {}  # (sums key, maxima key, ttl) -> field -> delta
         maxima: dict[tuple[str, str, int], dict[str, int]] = {}
         queues: set[str] = set(changes.waiting_added)
+        periods: dict[int, tuple[tuple[str, str, int], ...]] = {}  # bucket -> its three granularities
+
+        def granularities(bucket: int) -> tuple[tuple[str, str, int], ...]:
+            known = periods.get(bucket)
+            if known is None:
+                known = periods[bucket] = self._granularities(keys, bucket)
+            return known
+
         for (bucket, qid, figure), delta in changes.sums.items():
-            for period in self._granularities(keys, bucket):
+            for period in granularities(bucket):
                 fields = sums.setdefault(period, {})
                 name = figure_field(qid, figure)
                 fields[name] = fields.get(name, 0) + delta
             if not qid.startswith("@"):
                 queues.add(qid)
         for (bucket, qid, figure), value in changes.maxima.items():
-            for period in self._granularities(keys, bucket):
+            for period in granularities(bucket):
                 fields = maxima.setdefault(period, {})
                 name = figure_field(qid, figure)
                 fields[name] = max(fields.get(name, value), value)
