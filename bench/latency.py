@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.compat import Packer
 from bench.load import restamped
-from bench.numbers import percentile
+from bench.percentiles import percentile
 from bench.probes import PROBE_KEY, Poller, latency_bounds, probe_event
 from bench.stack import BenchError
 from bench.traffic import producer

@@ -10,8 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-if __package__ in {None, ""}:  # run as a script: this checkout's packages first, not an installed copy
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in {None, ""}:  # run as a script: this checkout's packages first, not an installed copy, and
+    # not bench/ itself, whose module names would shadow the standard library's and the dependencies'
+    script_dir = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != script_dir]
+    sys.path.insert(0, str(script_dir.parent))
 
 from bench.cli import main
 

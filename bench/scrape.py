@@ -18,7 +18,7 @@ import orjson
 from redis.asyncio import Redis
 
 from bench.compat import OutRecord, Packer, partition_for
-from bench.numbers import percentile
+from bench.percentiles import percentile
 from bench.traffic import minutes_of, queues_profile
 from callpulse import wiring
 from callpulse.settings import load_settings
