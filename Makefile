@@ -1,7 +1,7 @@
 # callpulse: the obvious targets. `make test` is what CI runs (see README).
 PYTHON ?= python3
 
-.PHONY: install test lint typecheck format demo rules dashboards docs check
+.PHONY: install test lint typecheck format demo rules dashboards docs check bench
 
 install:
 	$(PYTHON) -m pip install -e '.[dev]'
@@ -11,13 +11,13 @@ test: install
 
 lint:
 	ruff check .
-	ruff format --check callpulse processors streams exporters
+	ruff format --check callpulse processors streams exporters bench
 
 typecheck:
 	mypy
 
 format:
-	ruff format callpulse processors streams exporters tests
+	ruff format callpulse processors streams exporters bench tests
 	ruff check --fix .
 
 demo: install
@@ -34,3 +34,7 @@ docs:
 	$(PYTHON) -m exporters.catalog > docs/metrics.md
 
 check: lint typecheck test
+
+# issue 7's benchmark at full size on the embedded stack (minutes); results in bench/results/
+bench:
+	$(PYTHON) bench/run.py --size full $(BENCH_ARGS)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
     "command",
     [
         ["ruff", "check", "."],
-        ["ruff", "format", "--check", "callpulse", "processors", "streams", "exporters"],
+        ["ruff", "format", "--check", "callpulse", "processors", "streams", "exporters", "bench"],
         [sys.executable, "-m", "mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],

@@ -1,0 +1,85 @@
+"""The headline figures of a run, with their targets' verdicts, computed from the detailed measurements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report import TARGETS, verdict
+
+
+def _entry(name: str, value: Any) -> dict[str, Any]:
+    return {"value": value, "verdict": verdict(name, value) if name in TARGETS else ""}
+
+
+def summarize(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values: dict[str, Any] = {}
+    ceiling, worker = measurements.get("ceiling"), measurements.get("worker")
+    if ceiling:
+        values["ceiling_events_per_second"] = ceiling["events_per_second"]
+    if worker:
+        values["worker_events_per_second"] = worker["events_per_second"]
+        values["worker_events_per_cpu_second"] = worker["events_per_cpu_second"]
+    if ceiling and worker and ceiling["events_per_second"]:
+        values["worker_to_ceiling"] = worker["events_per_second"] / ceiling["events_per_second"]
+    values.update(_latency(measurements.get("latency")))
+    values.update(_memory(worker))
+    values.update(_scrape(measurements.get("scrape")))
+    values.update(_scaleout(measurements.get("scaleout")))
+    return {name: _entry(name, value) for name, value in values.items()}
+
+
+def _latency(latency: dict[str, Any] | None) -> dict[str, Any]:
+    if not latency:
+        return {}
+    return {
+        "latency_offered_events_per_second": latency["achieved_events_per_second"],
+        "latency_p50_seconds": latency["p50_seconds"],
+        "latency_p99_seconds": latency["p99_seconds"],
+        "latency_p99_lower_bound_seconds": latency["p99_lower_bound_seconds"],
+        "latency_p99_produce_ack_seconds": latency["p99_ack_seconds"],
+        "latency_scrape_median_seconds": latency["scrape_median_seconds"],
+    }
+
+
+def _memory(worker: dict[str, Any] | None) -> dict[str, Any]:
+    if not worker or len(worker["rss_bytes"]) < 2:
+        return {}
+    (low, low_rss), (high, high_rss) = sorted(((int(k), v) for k, v in worker["rss_bytes"].items()))[:2]
+    return {
+        f"memory_rss_mb_after_{low}": low_rss / 2**20,
+        f"memory_rss_mb_after_{high}": high_rss / 2**20,
+        "memory_growth": (high_rss - low_rss) / low_rss,
+    }
+
+
+def _scrape(scrape: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if not scrape:
+        return {}
+    values: dict[str, Any] = {}
+    for entry in scrape:
+        values[f"scrape_{entry['queues']}_queues_ms"] = entry["median_ms"]
+        values[f"scrape_{entry['queues']}_queues_p95_ms"] = entry["p95_ms"]
+    smallest, largest = scrape[0], scrape[-1]
+    if smallest["median_ms"]:
+        values[f"scrape_growth_{largest['queues']}_over_{smallest['queues']}"] = (
+            largest["median_ms"] / smallest["median_ms"]
+        )
+    return values
+
+
+def _scaleout(scaleout: dict[str, Any] | None) -> dict[str, Any]:
+    if not scaleout:
+        return {}
+    one, two = scaleout["one_worker"], scaleout["two_workers"]
+    values: dict[str, Any] = {
+        "scaleout_1_worker_events_per_second": one["events_per_second"],
+        "scaleout_2_workers_events_per_second": two["events_per_second"],
+        "scaleout_1_worker_events_per_cpu_second": one["events_per_cpu_second"],
+        "scaleout_2_workers_events_per_cpu_second": two["events_per_cpu_second"],
+    }
+    if one["events_per_cpu_second"]:
+        values["scaleout_efficiency"] = two["events_per_cpu_second"] / one["events_per_cpu_second"]
+    values["scaleout_counts_exact"] = scaleout["counts_exact"]
+    values["scaleout_figures_identical"] = scaleout["figures_identical"]
+    values["scaleout_handovers"] = len(two["handovers"])
+    return values
