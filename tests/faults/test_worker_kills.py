@@ -64,7 +64,7 @@ def test_two_workers_one_killed_and_restarted_under_load_rebalance_twice_and_fig
     pipeline.extra_env.update(QUICK_GROUP)
     records = simulated_records(pipeline, minutes=30, scale=24, seed=29)
     total = len(records)
-    producer = BackgroundProducer(pipeline.kafka.url, records)
+    producer = BackgroundProducer(pipeline.kafka.url, records, over_seconds=90)
     steady = pipeline.start_worker()
     victim = pipeline.start_worker()
     for worker in (steady, victim):
@@ -79,6 +79,6 @@ def test_two_workers_one_killed_and_restarted_under_load_rebalance_twice_and_fig
     restarted = pipeline.start_worker()  # rebalance 2: partitions move back
     wait_for_log(restarted, "loaded partition", 90)
     assert pipeline.records_seen() < total, "the second rebalance must come during the stream"
-    producer.join(120)
+    producer.join(150)
     wait_for_all(pipeline, total, timeout=180, watch=[steady, restarted])
     assert_recompute_matches(pipeline)
