@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from exporters import catalog
 from exporters.catalog import MetricSpec
+from exporters.queue_metrics import COUNTS
 from processors.figures import Figure, MaxFigure, state_figure
 from processors.formulas import ServiceLevelVariant, Totals
 
@@ -95,16 +96,6 @@ def _max_wait(c: Columns) -> Kpi:
     return np.where(present, c.wait_max, 0.0) / 1000, present
 
 
-COUNTS: Mapping[MetricSpec, Figure] = {
-    catalog.QUEUE_ARRIVED: Figure.QUEUED,
-    catalog.QUEUE_ANSWERED: Figure.ANSWERED,
-    catalog.QUEUE_ABANDONED: Figure.ABANDONED,
-    catalog.QUEUE_SHORT_ABANDONED: Figure.SHORT_ABANDONED,
-    catalog.QUEUE_TIMED_OUT: Figure.TIMED_OUT,
-    catalog.QUEUE_HANDLED: Figure.HANDLED,
-    catalog.QUEUE_TRANSFERRED: Figure.TRANSFERRED,
-    catalog.QUEUE_RESOLVED: Figure.RESOLVED,
-}
 PLAIN: Mapping[MetricSpec, Callable[[Columns], Kpi]] = {
     catalog.QUEUE_AHT: _per_handled(Figure.HANDLE_MS),
     catalog.QUEUE_TALK: _per_handled(Figure.TALK_MS),
