@@ -17,6 +17,7 @@ from processors.batch import DeadLetter
 from processors.figures import KpiPolicy
 from streams import dead_letter
 from streams.applier import BatchApplier, group_by_partition
+from streams.fetch_wait import use_fetch_wait
 from streams.recovery import Recovery
 from streams.recovery_kafka import FaustConsumer
 from streams.redis_keys import Stream
@@ -43,6 +44,7 @@ def create_app(
     batch_within_seconds: float,
     broker_session_timeout_seconds: float,
     broker_rebalance_timeout_seconds: float,
+    fetch_max_wait_seconds: float = 0.1,
     interval_ms: int = 900_000,
     interval_retention_days: int = 7,
     zone: tzinfo = UTC,
@@ -126,6 +128,7 @@ def create_app(
         return app.agent(topics[stream], name=f"callpulse.apply_{stream}")(consume)
 
     app.callpulse_agents = [make_agent(stream) for stream in topics]  # type: ignore[attr-defined]
+    use_fetch_wait(app, fetch_max_wait_seconds)
 
     async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
         for tp in revoked:
