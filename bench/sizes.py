@@ -42,7 +42,7 @@ SIZES = {
     "small": Size(
         "small",
         events=100_000,
-        span_minutes=60,
+        span_minutes=300,  # the first memory checkpoint comes after 30 simulated minutes: windows are full
         memory_checkpoints=(10_000, 100_000),
         latency_seconds=15,
         scrape_minutes=30,
@@ -50,6 +50,10 @@ SIZES = {
         scrape_count=10,
     ),
     "full": Size(
-        "full", events=1_000_000, span_minutes=60, memory_checkpoints=(100_000, 1_000_000), latency_seconds=60
+        "full",
+        events=1_000_000,
+        span_minutes=600,  # 100k events = an hour of traffic, past the allowed lateness and the longest window
+        memory_checkpoints=(100_000, 1_000_000),
+        latency_seconds=60,
     ),
 }
