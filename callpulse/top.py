@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -22,6 +21,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from callpulse import wiring
+from callpulse.redis_security import redacted_url as redacted
 from callpulse.redis_security import redis_options
 from callpulse.settings import Settings
 from callpulse.top_frame import Choices, Frame, SortKey, Thresholds, build_rows
@@ -52,14 +52,6 @@ def choose_window(view: KpiView, requested: str | None) -> str:
     if requested not in labels:
         raise ValueError(f"unknown window {requested!r}: choose one of {', '.join(labels)}")
     return requested
-
-
-def redacted(url: str) -> str:
-    """The Redis URL without user name or password, fit to show on a screen."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Board:

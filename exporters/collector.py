@@ -70,14 +70,10 @@ class CallpulseCollector(Collector):
         ``collect()``, the large windowed families written directly (exporters/windowed_text.py)."""
         with self._lock:
             started = self.clock()
-            up = family(catalog.REDIS_UP)
-            try:
-                snapshot, rebuilding = self._read(started)
-            except RedisError as exc:
-                log.warning("scrape could not read Redis: %s", exc)
-                up.add_metric([], 0)
+            up, read = self._read_or_down(started)
+            if read is None:
                 return [self._metrics.write([up], openmetrics=openmetrics).encode(), *_eof(openmetrics)]
-            up.add_metric([], 1)
+            snapshot, rebuilding = read
             chunks = [self._metrics.write([up, self._rebuilding(rebuilding)], openmetrics=openmetrics).encode()]
             if not rebuilding:
                 chunks += self._windowed.write(snapshot, self.view, openmetrics=openmetrics)
@@ -92,21 +88,28 @@ class CallpulseCollector(Collector):
 
     def _collect(self) -> Iterator[Metric]:
         started = self.clock()
-        up = family(catalog.REDIS_UP)
-        try:
-            snapshot, rebuilding = self._read(started)
-        except RedisError as exc:
-            log.warning("scrape could not read Redis: %s", exc)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
+        up, read = self._read_or_down(started)
         yield up
+        if read is None:
+            return
+        snapshot, rebuilding = read
         yield self._rebuilding(rebuilding)
         if not rebuilding:
             yield from queue_metrics.windowed(snapshot, self.view)
         yield from self._families(snapshot, rebuilding)
         yield self._duration(started)
+
+    def _read_or_down(self, started: float) -> tuple[Metric, tuple[Snapshot, bool] | None]:
+        """``callpulse_exporter_redis_up`` and what ``_read`` gave, or None when Redis could not be read."""
+        up = family(catalog.REDIS_UP)
+        try:
+            read = self._read(started)
+        except RedisError as exc:
+            log.warning("scrape could not read Redis: %s", exc)
+            up.add_metric([], 0)
+            return up, None
+        up.add_metric([], 1)
+        return up, read
 
     def _families(self, snapshot: Snapshot, rebuilding: bool) -> Iterator[Metric]:
         """Every family after the windowed ones but the scrape duration; only the pipeline's while rebuilding."""
