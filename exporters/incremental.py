@@ -4,9 +4,10 @@ partition, a write sequence ``seq`` in meta and the sequence that last changed e
 
 A scrape makes three round trips whatever the history: (1) the partition list, (2) per partition meta, the
 changes since the cached ``seq``, queue list and live agents, (3) the periods that changed or entered a
-window, and the waiting sets. Window totals are kept up to date by difference: a period entering a window
-adds its fields, one leaving subtracts them, one re-read adds new - old. A maximum only grows while its
-period is in a window; it is recomputed from the cached periods only when the period holding it leaves.
+window, and the waiting sets (one script call per partition, exporters/waiting_sets.py). Window totals are
+kept up to date by difference: a period entering a window adds its fields, one leaving subtracts them, one
+re-read adds new - old. A maximum only grows while its period is in a window; it is recomputed from the
+cached periods only when the period holding it leaves.
 The result equals ``read_snapshot`` exactly (tests/integration/test_incremental_reader.py), including which
 (queue, window) rows and figures exist.
 
@@ -25,6 +26,7 @@ from typing import Any
 from redis import Redis
 
 from exporters.reader import Calendar, Snapshot, merge_live_agents, merge_meta, merge_waiting
+from exporters.waiting_sets import WaitingReader, parse_waiting
 from exporters.window_totals import Contents, WindowTotals
 from processors.windows import WindowSpec, local_day
 from streams.batch_script import CHANGED_KEPT
@@ -85,8 +87,11 @@ class IncrementalReader:
         self._partitions: dict[PartitionKeys, _Partition] = {}
         self._membership: dict[str, frozenset[str]] = {}
         self._totals = WindowTotals(is_maxima)
+        self._waiting: WaitingReader | None = None
 
     def read(self, redis: Redis, now_ms: int) -> Snapshot:
+        if self._waiting is None:
+            self._waiting = WaitingReader(redis)
         members = sorted(_text(member) for member in redis.smembers(partitions_key(self.prefix)))
         partitions = [PartitionKeys(self.prefix, *parse_partition_member(member)) for member in members]
         pipe = redis.pipeline(transaction=False)
@@ -123,16 +128,13 @@ class IncrementalReader:
                 pipe.zrange(keys.period_key(name), 0, -1, withscores=True)
             else:
                 pipe.hgetall(keys.period_key(name))
-        for keys, qids in queue_lists:
-            for qid in qids:
-                pipe.zcard(keys.waiting(qid))
-                pipe.zrange(keys.waiting(qid), 0, 0, withscores=True)
+        waiting = [(keys, qids) for keys, qids in queue_lists if self._waiting.queue(pipe, keys, qids)]
         replies = iter(pipe.execute())
         for keys, name in reads:
             fresh[keys].periods[name] = _contents(name, next(replies))
-        for _keys, qids in queue_lists:
-            for qid in qids:
-                merge_waiting(snapshot, qid, int(next(replies)), next(replies))
+        for (_keys, qids), reply in zip(waiting, replies, strict=True):
+            for qid, (count, oldest_ms) in zip(qids, parse_waiting(reply), strict=True):
+                merge_waiting(snapshot, qid, count, oldest_ms)
         for cached in fresh.values():
             for name in [name for name in cached.periods if name not in needed]:
                 del cached.periods[name]

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from redis import Redis
 
+from exporters.waiting_sets import WaitingReader, parse_waiting
 from processors.figures import agent_key, state_figure
 from processors.windows import FixedWindow, WindowSpec, calendar_windows, local_day
 from streams.redis_keys import (
@@ -63,9 +64,9 @@ def merge_period(snapshot: Snapshot, labels: list[str], sums: dict[Any, Any], ma
             totals[figure] = max(totals.get(figure, 0), int(score))
 
 
-def merge_waiting(snapshot: Snapshot, qid: str, count: int, oldest: list[tuple[Any, float]]) -> None:
+def merge_waiting(snapshot: Snapshot, qid: str, count: int, oldest_ms: int | None) -> None:
+    """Add one partition's waiting contacts of ``qid`` (and the queued time of its oldest) into the snapshot."""
     known_count, known_oldest = snapshot.waiting.get(qid, (0, None))
-    oldest_ms = int(oldest[0][1]) if oldest else None
     candidates = [ms for ms in (known_oldest, oldest_ms) if ms is not None]
     snapshot.waiting[qid] = (known_count + count, min(candidates) if candidates else None)
 
@@ -144,7 +145,8 @@ def read_snapshot(
     calendar: Calendar | None = None,
     per_agent: bool = False,
 ) -> Snapshot:
-    """Read all partitions: (1) the partition list, (2) meta, periods and queue lists, (3) waiting sets."""
+    """Read all partitions: (1) the partition list, (2) meta, periods and queue lists, (3) waiting sets (one
+    script call per partition)."""
     calendar = calendar or Calendar()
     snapshot = Snapshot(now_ms=now_ms, per_agent=per_agent)
     members = sorted(_text(member) for member in redis.smembers(partitions_key(prefix)))
@@ -168,13 +170,17 @@ def read_snapshot(
         merge_live_agents(snapshot, next(replies), windows, calendar_now)
         for _sums_key, _maxima_key, labels in periods[keys]:
             merge_period(snapshot, labels, next(replies), next(replies))
-    pipe = redis.pipeline(transaction=False)
-    for keys, qids in queue_lists:
-        for qid in qids:
-            pipe.zcard(keys.waiting(qid))
-            pipe.zrange(keys.waiting(qid), 0, 0, withscores=True)
-    replies = iter(pipe.execute())
-    for _keys, qids in queue_lists:
-        for qid in qids:
-            merge_waiting(snapshot, qid, int(next(replies)), next(replies))
+    read_waiting(redis, snapshot, queue_lists)
     return snapshot
+
+
+def read_waiting(redis: Redis, snapshot: Snapshot, queue_lists: list[tuple[PartitionKeys, list[str]]]) -> None:
+    """Merge the waiting sets of every listed (partition, queues) into ``snapshot``: one round trip."""
+    if not any(qids for _keys, qids in queue_lists):
+        return
+    reader = WaitingReader(redis)
+    pipe = redis.pipeline(transaction=False)
+    called = [(keys, qids) for keys, qids in queue_lists if reader.queue(pipe, keys, qids)]
+    for (_keys, qids), reply in zip(called, pipe.execute(), strict=True):
+        for qid, (count, oldest_ms) in zip(qids, parse_waiting(reply), strict=True):
+            merge_waiting(snapshot, qid, count, oldest_ms)
