@@ -77,7 +77,10 @@ class CallpulseCollector(Collector):
             chunks = [self._metrics.write([up, self._rebuilding(rebuilding)], openmetrics=openmetrics).encode()]
             if not rebuilding:
                 chunks += self._windowed.write(snapshot, self.view, openmetrics=openmetrics)
-            rest = [*self._families(snapshot, rebuilding), self._duration(started)]
+            if not rebuilding:
+                live = queue_metrics.live_samples(snapshot, self.view)
+                chunks.append(self._metrics.write_samples(live, openmetrics=openmetrics).encode())
+            rest = [*self._families(snapshot, rebuilding, live=False), self._duration(started)]
             chunks.append(self._metrics.write(rest, openmetrics=openmetrics).encode())
             return [*chunks, *_eof(openmetrics)]
 
@@ -111,10 +114,12 @@ class CallpulseCollector(Collector):
         up.add_metric([], 1)
         return up, read
 
-    def _families(self, snapshot: Snapshot, rebuilding: bool) -> Iterator[Metric]:
-        """Every family after the windowed ones but the scrape duration; only the pipeline's while rebuilding."""
+    def _families(self, snapshot: Snapshot, rebuilding: bool, *, live: bool = True) -> Iterator[Metric]:
+        """Every family after the windowed ones but the scrape duration (the live queue gauges unless ``live``
+        is False); only the pipeline's while rebuilding."""
         if not rebuilding:
-            yield from queue_metrics.live(snapshot, self.view)
+            if live:
+                yield from queue_metrics.live(snapshot, self.view)
             yield from staffing_metrics.staffing_families(snapshot, self.view)
             yield from agent_metrics.per_agent(snapshot, self.view)
         yield from self._pipeline_metrics(snapshot)

@@ -31,16 +31,29 @@ class Columns:
     """The figures of ``rows`` (totals of one queue and window each) as float64 columns."""
 
     def __init__(self, rows: Sequence[Totals]) -> None:
-        zeros = (0,) * len(FIELDS)
-        if rows:
-            matrix = np.array([list(map(row.get, FIELDS, zeros)) for row in rows], dtype=np.float64)
-        else:
-            matrix = np.zeros((0, len(FIELDS)), dtype=np.float64)
+        self._set(field_matrix(rows), np.array([row.get(MAX_FIELD, np.nan) for row in rows], dtype=np.float64))
+
+    @classmethod
+    def of(cls, matrix: Array, wait_max: Array) -> Columns:
+        """From a matrix with one column per ``FIELDS`` entry, and the maximum waits (NaN where absent)."""
+        columns = cls.__new__(cls)
+        columns._set(matrix, wait_max)
+        return columns
+
+    def _set(self, matrix: Array, wait_max: Array) -> None:
         self._columns = {name: matrix[:, index] for index, name in enumerate(FIELDS)}
-        self.wait_max = np.array([row.get(MAX_FIELD, np.nan) for row in rows], dtype=np.float64)
+        self.wait_max = wait_max
 
     def __getitem__(self, figure: Figure | str) -> Array:
         return self._columns[figure if isinstance(figure, str) else figure.value]
+
+
+def field_matrix(rows: Sequence[Totals]) -> Array:
+    """One row per totals, one column per ``FIELDS`` entry (0 where absent)."""
+    zeros = (0,) * len(FIELDS)
+    if not rows:
+        return np.zeros((0, len(FIELDS)), dtype=np.float64)
+    return np.array([list(map(row.get, FIELDS, zeros)) for row in rows], dtype=np.float64)
 
 
 def always(values: Array) -> Kpi:

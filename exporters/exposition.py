@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
 from exporters.catalog import MetricSpec
@@ -67,11 +68,36 @@ def lines(prefixes: Iterable[str], texts: Iterable[str]) -> str:
     return f"{body}\n" if body else ""
 
 
+@dataclass
+class Samples:
+    """A gauge family's samples (label values in ``spec.labels`` order, values) for ``MetricWriter.write_samples``;
+    ``metric()`` gives the prometheus_client family with the same samples, for ``collect()``."""
+
+    spec: MetricSpec
+    labels: list[Sequence[str]] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.spec.kind != "gauge":
+            raise ValueError(f"{self.spec.name}: Samples holds gauges only, not {self.spec.kind}s")
+
+    def add(self, labels: Sequence[str], value: float) -> None:
+        self.labels.append(labels)
+        self.values.append(value)
+
+    def metric(self) -> Metric:
+        family = GaugeMetricFamily(self.spec.name, self.spec.help, labels=self.spec.labels)
+        for labels, value in zip(self.labels, self.values, strict=True):
+            family.add_metric(labels, value)
+        return family
+
+
 class MetricWriter:
     """Writes prometheus_client ``Metric`` families (gauges and counters), caching each series' label string."""
 
     def __init__(self) -> None:
         self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._by_values: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def write(self, metrics: Iterable[Metric], *, openmetrics: bool) -> str:
         parts = []
@@ -83,6 +109,26 @@ class MetricWriter:
             values = np.array([sample.value for sample in metric.samples], dtype=np.float64)
             parts.append(lines(prefixes, go_floats(values)))
         return "".join(parts)
+
+    def write_samples(self, families: Iterable[Samples], *, openmetrics: bool) -> str:
+        """The same text as ``write`` of each family's ``metric()``, without building prometheus_client samples."""
+        parts = []
+        for samples in families:
+            spec = samples.spec
+            parts.append(header(spec.name, spec.kind, spec.help, openmetrics=openmetrics))
+            prefixes = [self._series(spec, tuple(labels)) for labels in samples.labels]
+            parts.append(lines(prefixes, go_floats(np.array(samples.values, dtype=np.float64))))
+        return "".join(parts)
+
+    def _series(self, spec: MetricSpec, values: tuple[str, ...]) -> str:
+        key = (spec.name, values)
+        prefix = self._by_values.get(key)
+        if prefix is None:
+            if len(self._by_values) > 1_000_000:
+                self._by_values.clear()
+            shown = min(len(spec.labels), len(values))  # as prometheus_client, which zips names and values
+            prefix = self._by_values[key] = series_prefix(spec.name, spec.labels[:shown], values[:shown])
+        return prefix
 
     def _prefix(self, name: str, items: tuple[tuple[str, str], ...]) -> str:
         key = (name, items)

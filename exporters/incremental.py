@@ -25,8 +25,9 @@ from typing import Any
 
 from redis import Redis
 
-from exporters.reader import Calendar, Snapshot, merge_live_agents, merge_meta, merge_waiting
-from exporters.waiting_sets import WaitingReader, parse_waiting
+from exporters.live_totals import LiveAgentParser, LiveTotals, count_agents, live_time, spans
+from exporters.reader import Calendar, Snapshot, merge_meta
+from exporters.waiting_sets import WaitingReader, merge_partitions_waiting, waiting_keys
 from exporters.window_totals import Contents, WindowTotals
 from processors.windows import WindowSpec, local_day
 from streams.batch_script import CHANGED_KEPT
@@ -88,6 +89,8 @@ class IncrementalReader:
         self._membership: dict[str, frozenset[str]] = {}
         self._totals = WindowTotals(is_maxima)
         self._waiting: WaitingReader | None = None
+        self._live = LiveAgentParser(per_agent=per_agent)
+        self._queues: dict[PartitionKeys, tuple[frozenset[Any], list[str], list[str]]] = {}
 
     def read(self, redis: Redis, now_ms: int) -> Snapshot:
         if self._waiting is None:
@@ -109,14 +112,14 @@ class IncrementalReader:
         needed = frozenset().union(*membership.values())
         snapshot = Snapshot(now_ms=now_ms, per_agent=self.per_agent)
         reads: list[tuple[PartitionKeys, str]] = []
-        queue_lists: list[tuple[PartitionKeys, list[str]]] = []
+        queue_lists: list[tuple[list[str], list[str]]] = []  # (queues, their waiting keys) per partition
         lives: list[dict[Any, Any]] = []
         fresh: dict[PartitionKeys, _Partition] = {}
         for keys in partitions:
             meta, changed, lowest, size, queues, live = (next(replies) for _ in range(6))
             snapshot.partitions[keys.stream] += 1
             merge_meta(snapshot, keys.stream, meta)
-            queue_lists.append((keys, sorted(_text(qid) for qid in queues)))
+            queue_lists.append(self._queue_list(keys, queues))
             lives.append(live)
             fresh[keys], stale = self._plan(
                 self._partitions.get(keys), meta, changed, lowest, size >= self.changes_kept
@@ -128,13 +131,12 @@ class IncrementalReader:
                 pipe.zrange(keys.period_key(name), 0, -1, withscores=True)
             else:
                 pipe.hgetall(keys.period_key(name))
-        waiting = [(keys, qids) for keys, qids in queue_lists if self._waiting.queue(pipe, keys, qids)]
+        waiting = [qids for qids, wait_keys in queue_lists if self._waiting.queue(pipe, wait_keys)]
         replies = iter(pipe.execute())
         for keys, name in reads:
             fresh[keys].periods[name] = _contents(name, next(replies))
-        for (_keys, qids), reply in zip(waiting, replies, strict=True):
-            for qid, (count, oldest_ms) in zip(qids, parse_waiting(reply), strict=True):
-                merge_waiting(snapshot, qid, count, oldest_ms)
+        for qids, reply in zip(waiting, replies, strict=True):
+            merge_partitions_waiting(snapshot.waiting, qids, reply)
         for cached in fresh.values():
             for name in [name for name in cached.periods if name not in needed]:
                 del cached.periods[name]
@@ -145,11 +147,21 @@ class IncrementalReader:
             new_membership=membership,
         )
         self._partitions, self._membership = fresh, membership
-        snapshot.totals = self._totals.copy_rows()
-        calendar_now = self.calendar.windows(now_ms)
-        for live in lives:
-            merge_live_agents(snapshot, live, self.windows, calendar_now)
+        agents = [self._live.parse(raw_agent, raw) for live in lives for raw_agent, raw in live.items()]
+        snapshot.agents = count_agents(agents)
+        time_so_far = live_time(agents, spans(now_ms, self.windows, self.calendar.windows(now_ms)))
+        stored, versions = self._totals.shared_rows()
+        snapshot.totals = LiveTotals(stored, time_so_far, versions)
         return snapshot
+
+    def _queue_list(self, keys: PartitionKeys, raw: set[Any]) -> tuple[list[str], list[str]]:
+        """The partition's queues, sorted, and their waiting keys (kept while the set does not change)."""
+        members = frozenset(raw)
+        known = self._queues.get(keys)
+        if known is None or known[0] != members:
+            qids = sorted(_text(qid) for qid in members)
+            known = self._queues[keys] = (members, qids, waiting_keys(keys, qids))
+        return known[1], known[2]
 
     @staticmethod
     def _plan(

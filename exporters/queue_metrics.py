@@ -8,6 +8,7 @@ from prometheus_client.core import Metric
 
 from exporters import catalog
 from exporters.catalog import MetricSpec
+from exporters.exposition import Samples
 from exporters.reader import Snapshot
 from exporters.view import KpiView, family
 from processors import formulas
@@ -84,16 +85,21 @@ def windowed(snapshot: Snapshot, view: KpiView) -> Iterator[Metric]:
 
 def live(snapshot: Snapshot, view: KpiView) -> Iterator[Metric]:
     """Contacts waiting now, the longest current wait (at scrape), agents by state, configured thresholds."""
-    waiting = family(catalog.QUEUE_WAITING)
-    longest = family(catalog.QUEUE_LONGEST_WAIT)
+    yield from (samples.metric() for samples in live_samples(snapshot, view))
+
+
+def live_samples(snapshot: Snapshot, view: KpiView) -> list[Samples]:
+    """The samples of ``live``, for the direct writer."""
+    waiting, longest = Samples(catalog.QUEUE_WAITING), Samples(catalog.QUEUE_LONGEST_WAIT)
     for qid in sorted(snapshot.queues):
+        labels = qid.split("/")
         count, oldest_ms = snapshot.waiting.get(qid, (0, None))
-        waiting.add_metric(qid.split("/"), count)
-        longest.add_metric(qid.split("/"), 0.0 if oldest_ms is None else max(snapshot.now_ms - oldest_ms, 0) / 1000)
-    agents = family(catalog.QUEUE_AGENTS)
+        waiting.add(labels, count)
+        longest.add(labels, 0.0 if oldest_ms is None else max(snapshot.now_ms - oldest_ms, 0) / 1000)
+    agents = Samples(catalog.QUEUE_AGENTS)
     for (qid, state), count in sorted(snapshot.agents.items()):
-        agents.add_metric([*qid.split("/"), state], count)
-    threshold = family(catalog.QUEUE_SL_THRESHOLD)
+        agents.add([*qid.split("/"), state], count)
+    threshold = Samples(catalog.QUEUE_SL_THRESHOLD)
     for channel, seconds in sorted(view.service_level_seconds.items()):
-        threshold.add_metric([channel], seconds)
-    yield from (waiting, longest, agents, threshold)
+        threshold.add([channel], seconds)
+    return [waiting, longest, agents, threshold]

@@ -6,6 +6,7 @@ Pure merging (``merge_*``) is separate from the Redis calls so it can be tested 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 import orjson
 from redis import Redis
 
-from exporters.waiting_sets import WaitingReader, parse_waiting
+from exporters.live_totals import owners_of
+from exporters.waiting_sets import WaitingReader, merge_partitions_waiting, waiting_keys
 from processors.figures import agent_key, state_figure
 from processors.windows import FixedWindow, WindowSpec, calendar_windows, local_day
 from streams.redis_keys import (
@@ -32,7 +34,7 @@ class Snapshot:
 
     now_ms: int
     per_agent: bool = False
-    totals: dict[tuple[str, str], dict[str, int]] = field(
+    totals: MutableMapping[tuple[str, str], dict[str, int]] = field(
         default_factory=dict
     )  # (qid, window label) -> figure -> value
     waiting: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # qid -> (count, oldest queued ms)
@@ -44,7 +46,7 @@ class Snapshot:
     @property
     def queues(self) -> set[str]:
         """Queue ids with any figure (per-agent keys, starting with '@', left out)."""
-        known = {qid for qid, _ in self.totals} | set(self.waiting) | {qid for qid, _ in self.agents}
+        known = owners_of(self.totals) | set(self.waiting) | {qid for qid, _ in self.agents}
         return {qid for qid in known if not qid.startswith("@")}
 
 
@@ -62,13 +64,6 @@ def merge_period(snapshot: Snapshot, labels: list[str], sums: dict[Any, Any], ma
             qid, figure = split_figure_field(_text(raw_field))
             totals = snapshot.totals.setdefault((qid, label), {})
             totals[figure] = max(totals.get(figure, 0), int(score))
-
-
-def merge_waiting(snapshot: Snapshot, qid: str, count: int, oldest_ms: int | None) -> None:
-    """Add one partition's waiting contacts of ``qid`` (and the queued time of its oldest) into the snapshot."""
-    known_count, known_oldest = snapshot.waiting.get(qid, (0, None))
-    candidates = [ms for ms in (known_oldest, oldest_ms) if ms is not None]
-    snapshot.waiting[qid] = (known_count + count, min(candidates) if candidates else None)
 
 
 def _add(snapshot: Snapshot, owner: str, label: str, figure: str, value: int) -> None:
@@ -180,7 +175,6 @@ def read_waiting(redis: Redis, snapshot: Snapshot, queue_lists: list[tuple[Parti
         return
     reader = WaitingReader(redis)
     pipe = redis.pipeline(transaction=False)
-    called = [(keys, qids) for keys, qids in queue_lists if reader.queue(pipe, keys, qids)]
-    for (_keys, qids), reply in zip(called, pipe.execute(), strict=True):
-        for qid, (count, oldest_ms) in zip(qids, parse_waiting(reply), strict=True):
-            merge_waiting(snapshot, qid, count, oldest_ms)
+    called = [qids for keys, qids in queue_lists if reader.queue(pipe, waiting_keys(keys, qids))]
+    for qids, reply in zip(called, pipe.execute(), strict=True):
+        merge_partitions_waiting(snapshot.waiting, qids, reply)

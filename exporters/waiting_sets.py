@@ -3,8 +3,8 @@
 A partition keeps one sorted set of waiting legs per queue (streams/redis_keys.py ``waiting``). Reading them
 with ZCARD + ZRANGE per queue costs two commands per (partition, queue) — 16,000 for 1,000 queues on 8
 partitions, most of a scrape's time spent packing and parsing replies. The script below answers for all the
-queues of one partition at once. Its keys are passed in KEYS and share the partition's hash tag, so it runs
-unchanged on Redis Cluster; it only reads.
+queues of one partition at once, listing only those where somebody waits. Its keys are passed in KEYS and
+share the partition's hash tag, so it runs unchanged on Redis Cluster; it only reads.
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ from redis.commands.core import Script
 
 from streams.redis_keys import PartitionKeys
 
-# Per key: its size, then the score of its first member ("" when empty): a flat array of 2 x len(KEYS).
+# For each non-empty key: its position in KEYS, its size and the score of its first member (the oldest).
 WAITING_SCRIPT = """
 local out = {}
 for index, key in ipairs(KEYS) do
   local count = redis.call('ZCARD', key)
-  local oldest = ''
   if count > 0 then
-    oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+    out[#out + 1] = index - 1
+    out[#out + 1] = count
+    out[#out + 1] = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
   end
-  out[2 * index - 1] = count
-  out[2 * index] = oldest
 end
 return out
 """
@@ -40,18 +39,34 @@ class WaitingReader:
     def __init__(self, redis: Redis) -> None:
         self._script: Script = redis.register_script(WAITING_SCRIPT)
 
-    def queue(self, pipe: Pipeline, keys: PartitionKeys, qids: Sequence[str]) -> bool:
-        """Add the partition's call to ``pipe``; False (nothing added) when it has no queues."""
-        if not qids:
+    def queue(self, pipe: Pipeline, waiting_keys: Sequence[str]) -> bool:
+        """Add one partition's call to ``pipe``; False (nothing added) when it has no queues."""
+        if not waiting_keys:
             return False
-        self._script(keys=[keys.waiting(qid) for qid in qids], args=[], client=pipe)
+        self._script(keys=waiting_keys, args=[], client=pipe)
         return True
 
 
-def parse_waiting(reply: Sequence[Any]) -> list[tuple[int, int | None]]:
-    """(waiting count, oldest queued ms or None) per key, in the order the keys were given."""
-    out = []
-    for index in range(0, len(reply), 2):
-        oldest = reply[index + 1]
-        out.append((int(reply[index]), int(float(oldest)) if oldest not in (b"", "") else None))
-    return out
+def waiting_keys(keys: PartitionKeys, qids: Sequence[str]) -> list[str]:
+    return [keys.waiting(qid) for qid in qids]
+
+
+def parse_waiting(reply: Sequence[Any]) -> list[tuple[int, int, int]]:
+    """(position of the key, waiting count, oldest queued ms) of every key with contacts waiting."""
+    return [
+        (int(reply[index]), int(reply[index + 1]), int(float(reply[index + 2]))) for index in range(0, len(reply), 3)
+    ]
+
+
+def merge_partitions_waiting(
+    waiting: dict[str, tuple[int, int | None]], qids: Sequence[str], reply: Sequence[Any]
+) -> None:
+    """Add one partition's reply for ``qids`` into ``waiting`` (qid -> count, oldest ms); every qid listed
+    gets an entry, (0, None) when nothing waits in any partition."""
+    for qid in qids:
+        if qid not in waiting:
+            waiting[qid] = (0, None)
+    for position, count, oldest_ms in parse_waiting(reply):
+        qid = qids[position]
+        known_count, known_oldest = waiting[qid]
+        waiting[qid] = (known_count + count, oldest_ms if known_oldest is None else min(known_oldest, oldest_ms))

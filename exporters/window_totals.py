@@ -10,12 +10,14 @@ and recomputed from the cached periods only when a period holding the current ma
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from itertools import count
 
 from streams.redis_keys import PartitionKeys, split_figure_field
 
 Contents = dict[str, int]  # field ``<owner>|<figure>`` -> value
 Row = tuple[str, str]  # (owner, window label)
 Caches = Mapping[PartitionKeys, Mapping[str, Contents]]  # partition -> period name -> contents
+_VERSIONS = count(1)  # one sequence for every instance: a (row, version) pair is never reused
 
 
 class WindowTotals:
@@ -25,10 +27,29 @@ class WindowTotals:
         self.refs: dict[Row, dict[str, int]] = {}
         self._split: dict[str, tuple[str, str]] = {}
         self._recompute: set[tuple[str, str]] = set()  # (label, field) whose maximum must be recomputed
+        self.versions: dict[Row, int] = {}  # changes whenever the row's figures change
+        self._shared: set[Row] = set()  # rows handed out by ``shared_rows`` and not copied since
 
     def copy_rows(self) -> dict[Row, dict[str, int]]:
         """A copy the caller may change (live agents' time is added to it)."""
         return {row: dict(figures) for row, figures in self.rows.items()}
+
+    def shared_rows(self) -> tuple[dict[Row, dict[str, int]], dict[Row, int]]:
+        """The rows and their versions without copying each row; the caller must not change them. Later
+        updates copy a row before changing it, so what was handed out stays as it was."""
+        self._shared = set(self.rows)
+        return dict(self.rows), dict(self.versions)
+
+    def _writable(self, row: Row) -> dict[str, int]:
+        """The row's figures, copied first if they were handed out; a new version either way."""
+        figures = self.rows.get(row)
+        if figures is None:
+            figures = self.rows[row] = {}
+        elif row in self._shared:
+            figures = self.rows[row] = dict(figures)
+            self._shared.discard(row)
+        self.versions[row] = next(_VERSIONS)
+        return figures
 
     def update(
         self,
@@ -60,9 +81,9 @@ class WindowTotals:
                 if self.is_maxima(name) and raw_field in periods[name]
             ]
             owner, figure = self._fields(raw_field)
-            figures = self.rows.get((owner, label), {})
-            if values and figure in figures:
-                figures[figure] = max(0, *values)
+            row = (owner, label)
+            if values and figure in self.rows.get(row, {}):
+                self._writable(row)[figure] = max(0, *values)
         self._recompute.clear()
 
     def _fields(self, raw_field: str) -> tuple[str, str]:
@@ -80,7 +101,7 @@ class WindowTotals:
             owner, figure = self._fields(raw_field)
             row = (owner, label)
             if old is None:  # the field enters the window
-                figures, refs = self.rows.setdefault(row, {}), self.refs.setdefault(row, {})
+                figures, refs = self._writable(row), self.refs.setdefault(row, {})
                 refs[figure] = refs.get(figure, 0) + 1
                 figures[figure] = (
                     max(figures.get(figure, 0), new or 0) if maxima else figures.get(figure, 0) + (new or 0)
@@ -89,23 +110,24 @@ class WindowTotals:
                 self._remove(row, figure, (label, raw_field), old, maxima=maxima)
             elif maxima:
                 current = self.rows[row][figure]
-                if new >= current:
-                    self.rows[row][figure] = new
-                elif old >= current:  # went down (only after a rewrite): the maximum may be elsewhere
+                if new > current:
+                    self._writable(row)[figure] = new
+                elif new < current and old >= current:  # went down (only after a rewrite): may be elsewhere
                     self._recompute.add((label, raw_field))
-            else:
-                self.rows[row][figure] += new - old
+            elif new != old:
+                self._writable(row)[figure] += new - old
 
     def _remove(self, row: Row, figure: str, where: tuple[str, str], old: int, *, maxima: bool) -> None:
         """One period fewer holds the field (``where``: label, field) in the row."""
         refs = self.refs[row]
         refs[figure] -= 1
         if refs[figure] == 0:
-            del refs[figure], self.rows[row][figure]
+            del refs[figure], self._writable(row)[figure]
             if not refs:
-                del self.refs[row], self.rows[row]
+                del self.refs[row], self.rows[row], self.versions[row]
+                self._shared.discard(row)
         elif maxima:
             if old >= self.rows[row][figure]:
                 self._recompute.add(where)
-        else:
-            self.rows[row][figure] -= old
+        elif old:
+            self._writable(row)[figure] -= old

@@ -42,7 +42,7 @@ FIGURES = [
     *(figure.value for figure in Figure),
     *(state_figure(s) for s in ("available", "on_contact", "wrapup", "aux")),
 ]
-QIDS = ["acme/sales/voice", "acme/sales/chat", 'we\\ird/q"ue\nue/voice', "@acme/a1"]
+QIDS = ["acme/sales/voice", "acme/sales/chat", 'we\\ird/q"ue\nue/voice', "p%s/100%/chat", "@acme/a1"]
 
 
 class _Families:
@@ -73,9 +73,10 @@ snapshots = st.builds(
 
 
 def _direct(writer: WindowedWriter, metrics: MetricWriter, snapshot: Snapshot, *, openmetrics: bool) -> str:
-    rest = [*queue_metrics.live(snapshot, VIEW), *staffing_metrics.staffing_families(snapshot, VIEW)]
+    live = metrics.write_samples(queue_metrics.live_samples(snapshot, VIEW), openmetrics=openmetrics)
+    rest = [*staffing_metrics.staffing_families(snapshot, VIEW)]
     chunks = writer.write(snapshot, VIEW, openmetrics=openmetrics)
-    body = b"".join(chunks).decode() + metrics.write(rest, openmetrics=openmetrics)
+    body = b"".join(chunks).decode() + live + metrics.write(rest, openmetrics=openmetrics)
     return body + ("# EOF\n" if openmetrics else "")
 
 
