@@ -113,7 +113,7 @@ class QueueRef:
     @property
     def qid(self) -> str:
         """``tenant/queue/channel``: names cannot hold '/', so this splits back unambiguously."""
-        return f"{self.tenant}/{self.queue}/{self.channel.value}"
+        return f"{self.tenant}/{self.queue}/{self.channel}"  # a StrEnum formats as its value (.value is slow)
 
     @classmethod
     def from_qid(cls, qid: str) -> QueueRef:
