@@ -49,7 +49,7 @@ class ContactPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_contact_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
-        if self._admit(event, (offset, key, raw), changes) and not isinstance(event, Rejection):
+        if self._admit(event, offset, key, raw, changes) and not isinstance(event, Rejection):
             self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
 
     def _apply_event(

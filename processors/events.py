@@ -160,7 +160,8 @@ class AgentEvent:
     @property
     def member_qids(self) -> tuple[str, ...]:
         names = self.queues or (self.where.queue,)
-        return tuple(QueueRef(self.where.tenant, name, self.where.channel).qid for name in names)
+        tenant, channel = self.where.tenant, self.where.channel
+        return tuple(f"{tenant}/{name}/{channel}" for name in names)  # QueueRef.qid of each
 
 
 class _Invalid(Exception):
