@@ -36,7 +36,7 @@ class AgentPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_agent_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
-        if self._admit(event, (offset, key, raw), changes) and not isinstance(event, Rejection):
+        if self._admit(event, offset, key, raw, changes) and not isinstance(event, Rejection):
             self._apply_event(event, changes, touched)
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:

@@ -95,6 +95,9 @@ def _both_available(first: Transition, second: Transition) -> bool:
     return first.state is AgentState.AVAILABLE and second.state is AgentState.AVAILABLE
 
 
+_IDLE_GAPS, _IDLE_MS = Figure.IDLE_GAPS.value, Figure.IDLE_MS.value
+
+
 def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey, int]:
     """Idle gaps between contacts and time in each state, as (bucket, qid, figure) sums.
 
@@ -119,7 +122,7 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
     idle_since: int | None = None
     for before, after in pairwise(timeline.transitions):
         if before.state is not AgentState.OFFLINE:
-            figure = state_figure(before.state.value)
+            figure = state_figure(str(before.state))  # str() of a StrEnum is its value, faster than .value
             for bucket, spent in split_by_bucket(before.time_ms, after.time_ms, policy.bucket_ms):
                 add(bucket, before.qid, figure, spent)
     for transition in timeline.transitions:
@@ -128,8 +131,8 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
             continue
         if transition.state is AgentState.ON_CONTACT and idle_since is not None:
             bucket = bucket_start(transition.time_ms, policy.bucket_ms)
-            add(bucket, transition.qid, Figure.IDLE_GAPS.value, 1)
-            add(bucket, transition.qid, Figure.IDLE_MS.value, transition.time_ms - idle_since)
+            add(bucket, transition.qid, _IDLE_GAPS, 1)
+            add(bucket, transition.qid, _IDLE_MS, transition.time_ms - idle_since)
         idle_since = None
     return {key: value for key, value in sums.items() if value}
 

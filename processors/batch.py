@@ -42,10 +42,14 @@ class BatchChanges:
 
     def add_sums(self, before: dict[BucketKey, int], after: dict[BucketKey, int]) -> None:
         """Add ``after - before`` to the batch's sums."""
-        for key in before.keys() | after.keys():
-            delta = after.get(key, 0) - before.get(key, 0)
+        sums = self.sums
+        for key, value in after.items():
+            delta = value - before.get(key, 0)
             if delta:
-                self.sums[key] = self.sums.get(key, 0) + delta
+                sums[key] = sums.get(key, 0) + delta
+        for key, value in before.items():
+            if value and key not in after:
+                sums[key] = sums.get(key, 0) - value
 
     def add_maxima(self, before: dict[BucketKey, int], after: dict[BucketKey, int]) -> None:
         """Keep the maxima that are new in ``after`` (a maximum only ever grows)."""

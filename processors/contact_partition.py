@@ -49,7 +49,7 @@ class ContactPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_contact_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
-        if self._admit(event, (offset, key, raw), changes) and not isinstance(event, Rejection):
+        if self._admit(event, offset, key, raw, changes) and not isinstance(event, Rejection):
             self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
 
     def _apply_event(
@@ -66,7 +66,8 @@ class ContactPartition(PartitionBase):
             self._apply_standalone(event, changes, touched)
             return
         leg_id = contacts.leg_key(event.where, event.contact_id)
-        before = self.legs.get(leg_id) or contacts.ContactLeg(event.where, event.contact_id)
+        existing = self.legs.get(leg_id)
+        before = existing or contacts.ContactLeg(event.where, event.contact_id)
         if event.event_id in before.event_ids:
             changes.stats["duplicate"] += 1
             return
@@ -74,13 +75,18 @@ class ContactPartition(PartitionBase):
         if rejection is not None:
             changes.reject(offset, key, raw, rejection)
             return
-        touched.setdefault(leg_id, self.legs.get(leg_id))
-        self._unsettled.setdefault(leg_id, self.legs.get(leg_id))
+        if leg_id not in touched:
+            touched[leg_id] = existing
+        if leg_id not in self._unsettled:
+            self._unsettled[leg_id] = existing
         if event.type is ContactEventType.QUEUED:
             self._forward(event, customers.CONTACT, changes)
         self.legs[leg_id] = after
-        heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
-        self._advance_watermark(event.time_ms)
+        # The heap holds, for every leg, an entry no later than the leg's expiry (``_evict`` moves an early
+        # one on). Expiry only moves later, except when the leg closes: only a new or closing leg needs one.
+        if existing is None or (after.closed and not existing.closed):
+            heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
+        self.watermark_ms = max(self.watermark_ms, event.time_ms)
         changes.stats["applied"] += 1
 
     def _forward(self, event: ContactEvent, kind: str, changes: BatchChanges) -> None:
@@ -116,8 +122,13 @@ class ContactPartition(PartitionBase):
                     touched[leg_id] = None
                 continue
             leg = self.legs.get(leg_id)
-            if leg is None or self._expires_at(leg) != expires_at:
-                continue  # superseded by a newer entry
+            if leg is None:
+                continue
+            leg_expires_at = self._expires_at(leg)
+            if leg_expires_at != expires_at:
+                if leg_expires_at > expires_at:  # the leg had events since: wait for its current expiry
+                    heapq.heappush(self._expiry, (leg_expires_at, leg_id))
+                continue  # (an earlier entry of a closing leg came first)
             touched.setdefault(leg_id, leg)
             self._settle(leg_id, leg, changes)
             del self.legs[leg_id]

@@ -29,6 +29,7 @@ _SINGLE = {
 _OUTCOMES = ("answered_ms", "abandoned_ms", "timeout_ms")
 _ENDINGS = ("ended_ms", "transferred_ms")
 HOLD_START, HOLD_END = 0, 1
+_WAIT_MAX_MS = MaxFigure.WAIT_MAX_MS.value
 
 
 def leg_key(where: QueueRef, contact_id: str) -> str:
@@ -129,7 +130,7 @@ class ContactLeg:
         )
 
 
-def _problem(leg: ContactLeg) -> Rejection | None:
+def problem(leg: ContactLeg) -> Rejection | None:
     """The first inconsistency of a leg (an event out of the lifecycle or a negative duration), if any."""
     outcomes = [name for name in _OUTCOMES if getattr(leg, name) is not None]
     if len(outcomes) > 1:
@@ -167,6 +168,34 @@ def _problem(leg: ContactLeg) -> Rejection | None:
     return _hold_problem(leg)
 
 
+def consistent(leg: ContactLeg) -> bool:
+    """Whether ``problem(leg)`` is None, decided without building any message: the check every event runs."""
+    queued, answered, abandoned, timeout = leg.queued_ms, leg.answered_ms, leg.abandoned_ms, leg.timeout_ms
+    end = leg.ended_ms
+    if end is None:
+        end = leg.transferred_ms
+    elif leg.transferred_ms is not None:
+        return False
+    unanswered = abandoned if abandoned is not None else timeout
+    if unanswered is not None:
+        if answered is not None or (abandoned is not None and timeout is not None) or end is not None or leg.holds:
+            return False
+        if queued is not None and unanswered < queued:
+            return False
+    else:
+        last = None
+        for at in (queued, answered, end, leg.wrapup_ms):
+            if at is not None:
+                if last is not None and at < last:
+                    return False
+                last = at
+        for at, _kind, _event_id in leg.holds:
+            if (answered is not None and at < answered) or (end is not None and at > end):
+                return False
+    first_response = leg.first_response_ms
+    return first_response is None or queued is None or first_response >= queued
+
+
 def _hold_problem(leg: ContactLeg) -> Rejection | None:
     """Holds must lie inside talk; their pairing is left to ``hold_ms`` so arrival order does not matter."""
     end = leg.end_ms
@@ -196,9 +225,8 @@ def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejec
         candidate.holds = sorted([*leg.holds, (event.time_ms, kind, event.event_id)])
     if event.type is _T.ANSWERED and event.agent_id is not None:
         candidate.agent_id = event.agent_id
-    problem = _problem(candidate)
-    if problem is not None:
-        return leg, problem
+    if not consistent(candidate):
+        return leg, problem(candidate)
     candidate.event_ids = {*leg.event_ids, event.event_id}
     candidate.last_event_ms = max(leg.last_event_ms, event.time_ms)
     return candidate, None
@@ -263,11 +291,12 @@ class _Tally:
         self.maxima: dict[BucketKey, int] = {}
 
     def add(self, at: int, figure: Figure, value: int, owner: str | None = None) -> None:
-        key = (bucket_start(at, self.bucket_ms), owner or self.qid, figure.value)
+        # str(): the plain value (keys hold plain strings; a StrEnum's .value is several times slower)
+        key = (at - at % self.bucket_ms, owner or self.qid, str(figure))
         self.sums[key] = self.sums.get(key, 0) + value
 
     def waited(self, at: int, wait: int) -> None:
-        key = (bucket_start(at, self.bucket_ms), self.qid, MaxFigure.WAIT_MAX_MS.value)
+        key = (at - at % self.bucket_ms, self.qid, _WAIT_MAX_MS)
         self.maxima[key] = max(self.maxima.get(key, wait), wait)
 
 

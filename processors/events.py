@@ -113,7 +113,7 @@ class QueueRef:
     @property
     def qid(self) -> str:
         """``tenant/queue/channel``: names cannot hold '/', so this splits back unambiguously."""
-        return f"{self.tenant}/{self.queue}/{self.channel.value}"
+        return f"{self.tenant}/{self.queue}/{self.channel}"  # a StrEnum formats as its value (.value is slow)
 
     @classmethod
     def from_qid(cls, qid: str) -> QueueRef:
@@ -160,7 +160,8 @@ class AgentEvent:
     @property
     def member_qids(self) -> tuple[str, ...]:
         names = self.queues or (self.where.queue,)
-        return tuple(QueueRef(self.where.tenant, name, self.where.channel).qid for name in names)
+        tenant, channel = self.where.tenant, self.where.channel
+        return tuple(f"{tenant}/{name}/{channel}" for name in names)  # QueueRef.qid of each
 
 
 class _Invalid(Exception):

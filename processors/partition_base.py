@@ -73,12 +73,17 @@ class PartitionBase:
         """The events of a record: a batch record's elements, or the record itself."""
         return split_record(raw)
 
-    def _admit(self, decoded: _Timed | Rejection, record: Record, changes: BatchChanges) -> bool:
+    def _admit(
+        self, decoded: _Timed | Rejection, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges
+    ) -> bool:
         """Whether a decoded record may be applied: it is valid and not late; else it is dead-lettered."""
-        offset, key, raw = record
-        rejection = decoded if isinstance(decoded, Rejection) else self._too_late(decoded.time_ms)
-        if rejection is not None:
-            changes.reject(offset, key, raw, rejection)
+        if isinstance(decoded, Rejection):
+            changes.reject(offset, key, raw, decoded)
+            return False
+        if self.watermark_ms and decoded.time_ms < self.watermark_ms - self.policy.allowed_lateness_ms:
+            late = self._too_late(decoded.time_ms)
+            assert late is not None
+            changes.reject(offset, key, raw, late)
             return False
         return True
 

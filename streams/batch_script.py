@@ -75,14 +75,14 @@ class WritePlan:
 
     def increment(self, key: str, deltas: dict[str, int], ttl_seconds: int | None) -> None:
         """HINCRBY every non-zero delta, then EXPIRE (unless ``ttl_seconds`` is None)."""
-        pairs = [str(item) for name, delta in deltas.items() if delta for item in (name, delta)]
+        pairs = [item for name, delta in deltas.items() if delta for item in (name, str(delta))]
         ttl = "" if ttl_seconds is None else str(ttl_seconds)
         for chunk in _chunks(pairs):
             self.ops.append(["hincr", self.key(key), ttl, *chunk])
 
     def raise_to(self, key: str, values: dict[str, int], ttl_seconds: int) -> None:
         """ZADD GT every member (a maximum only grows), then EXPIRE."""
-        pairs = [str(item) for name, value in values.items() for item in (value, name)]
+        pairs = [item for name, value in values.items() for item in (str(value), name)]
         for chunk in _chunks(pairs):
             self.ops.append(["zmax", self.key(key), str(ttl_seconds), *chunk])
 

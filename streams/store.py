@@ -8,6 +8,7 @@ the offsets in it that are already applied are skipped, so nothing is counted tw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from enum import Enum
 from typing import Any
@@ -104,29 +105,27 @@ class PartitionStore:
         """The batch's writes (pure): bucket sums and maxima at three granularities, waiting sets, records,
         live states, counters, and last the offset and watermark."""
         plan = WritePlan(keys.meta, keys.changes)
-        sums: dict[tuple[str, str, int], dict[str, int]] = {}  # (sums key, maxima key, ttl) -> field -> delta
-        maxima: dict[tuple[str, str, int], dict[str, int]] = {}
         queues: set[str] = set(changes.waiting_added)
-        periods: dict[int, tuple[tuple[str, str, int], ...]] = {}  # bucket -> its three granularities
-
-        def granularities(bucket: int) -> tuple[tuple[str, str, int], ...]:
-            known = periods.get(bucket)
-            if known is None:
-                known = periods[bucket] = self._granularities(keys, bucket)
-            return known
-
+        bucket_sums: dict[int, dict[str, int]] = {}  # bucket -> field -> delta
         for (bucket, qid, figure), delta in changes.sums.items():
-            for period in granularities(bucket):
-                fields = sums.setdefault(period, {})
-                name = figure_field(qid, figure)
-                fields[name] = fields.get(name, 0) + delta
-            if not qid.startswith("@"):
+            fields = bucket_sums.get(bucket)
+            if fields is None:
+                fields = bucket_sums[bucket] = {}
+            name = f"{qid}|{figure}"  # figure_field, inlined: this runs for every figure of every batch
+            fields[name] = fields.get(name, 0) + delta
+            if qid[0] != "@":
                 queues.add(qid)
+        bucket_maxima: dict[int, dict[str, int]] = {}
         for (bucket, qid, figure), value in changes.maxima.items():
-            for period in granularities(bucket):
-                fields = maxima.setdefault(period, {})
-                name = figure_field(qid, figure)
-                fields[name] = max(fields.get(name, value), value)
+            fields = bucket_maxima.setdefault(bucket, {})
+            name = figure_field(qid, figure)
+            fields[name] = max(fields.get(name, value), value)
+        periods: dict[int, tuple[tuple[str, str, int], ...]] = {}  # bucket -> its three granularities
+        for bucket in bucket_sums.keys() | bucket_maxima.keys():
+            periods[bucket] = self._granularities(keys, bucket)
+        # (sums key, maxima key, ttl) -> field -> delta (or maximum), summed over the buckets of the period
+        sums = _merge(bucket_sums, periods, lambda old, new: old + new)
+        maxima = _merge(bucket_maxima, periods, max)
         for (sums_key, _maxima_key, ttl), fields in sums.items():
             plan.increment(sums_key, fields, ttl)
             plan.mark_changed(keys.period_name(sums_key))
@@ -163,3 +162,25 @@ class PartitionStore:
             (keys.interval_sums(interval), keys.interval_maxima(interval), self.interval_ttl_seconds),
             (keys.day_sums(day), keys.day_maxima(day), self.day_ttl_seconds),
         )
+
+
+Period = tuple[str, str, int]  # (sums key, maxima key, TTL)
+
+
+def _merge(
+    by_bucket: dict[int, dict[str, int]],
+    periods: dict[int, tuple[Period, ...]],
+    combine: Callable[[int, int], int],
+) -> dict[Period, dict[str, int]]:
+    """Each bucket's fields added into its three periods (minute, interval, day), in bucket order of first use."""
+    merged: dict[Period, dict[str, int]] = {}
+    for bucket, fields in by_bucket.items():
+        for period in periods[bucket]:
+            into = merged.get(period)
+            if into is None:
+                merged[period] = dict(fields)
+                continue
+            for name, value in fields.items():
+                old = into.get(name)
+                into[name] = value if old is None else combine(old, value)
+    return merged

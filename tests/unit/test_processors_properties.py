@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 import oracle
 from oracle import Accumulated, accumulate, agent_event, contact_event, encode
-from processors.events import Channel
+from processors import contacts
+from processors.events import Channel, QueueRef
 from processors.figures import KpiPolicy
 from processors.partition import AgentPartition, ContactPartition
 from processors.records import batch_value
@@ -339,3 +340,21 @@ def test_reference_ignores_order_and_duplicates(data: st.DataObject) -> None:
     transit = data.draw(transits(events))
     a, b = oracle.figures(events, setup.params), oracle.figures(transit.arrivals, setup.params)
     assert (a.sums, a.maxima, a.waiting) == (b.sums, b.maxima, b.waiting)
+
+
+def _optional_ms() -> st.SearchStrategy[int | None]:
+    return st.one_of(st.none(), st.integers(0, 6))
+
+
+@given(
+    times=st.tuples(*[_optional_ms() for _ in range(8)]),
+    holds=st.lists(st.tuples(st.integers(0, 6), st.sampled_from([0, 1]), st.just("h")), max_size=3),
+)
+@settings(max_examples=2_000, deadline=None)
+def test_the_fast_consistency_check_agrees_with_the_full_one(
+    times: tuple[int | None, ...], holds: list[tuple[int, int, str]]
+) -> None:
+    """``contacts.consistent`` (run for every event) says yes exactly when ``contacts.problem`` finds nothing."""
+    where = QueueRef("demo", "support", Channel.VOICE)
+    leg = contacts.ContactLeg(where, "c1", *times, holds=sorted(holds))
+    assert contacts.consistent(leg) is (contacts.problem(leg) is None)
