@@ -18,7 +18,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from exporters import agent_metrics, catalog, queue_metrics, staffing_metrics
-from exporters.exposition import MetricWriter
+from exporters.exposition import MetricWriter, gzip_member
 from exporters.health_state import rebuilding_partitions
 from exporters.incremental import IncrementalReader
 from exporters.reader import Snapshot
@@ -65,24 +65,30 @@ class CallpulseCollector(Collector):
             self._reader = self._new_reader()
         return snapshot, rebuilding
 
-    def render(self, *, openmetrics: bool = False) -> list[bytes]:
+    def render(self, *, openmetrics: bool = False, gzip: bool = False) -> list[bytes]:
         """The exposition text (Prometheus 0.0.4, or OpenMetrics 1.0.0) in chunks: the samples of
-        ``collect()``, the large windowed families written directly (exporters/windowed_text.py)."""
+        ``collect()``, the large windowed families written directly (exporters/windowed_text.py). With
+        ``gzip``, each chunk is a gzip member (their concatenation is one gzip stream); a windowed family that
+        did not change since the last scrape keeps its compressed bytes."""
         with self._lock:
             started = self.clock()
             up, read = self._read_or_down(started)
+            windowed: list[bytes] = []
             if read is None:
-                return [self._metrics.write([up], openmetrics=openmetrics).encode(), *_eof(openmetrics)]
-            snapshot, rebuilding = read
-            chunks = [self._metrics.write([up, self._rebuilding(rebuilding)], openmetrics=openmetrics).encode()]
-            if not rebuilding:
-                chunks += self._windowed.write(snapshot, self.view, openmetrics=openmetrics)
-            if not rebuilding:
-                live = queue_metrics.live_samples(snapshot, self.view)
-                chunks.append(self._metrics.write_samples(live, openmetrics=openmetrics).encode())
-            rest = [*self._families(snapshot, rebuilding, live=False), self._duration(started)]
-            chunks.append(self._metrics.write(rest, openmetrics=openmetrics).encode())
-            return [*chunks, *_eof(openmetrics)]
+                head, tail = self._metrics.write([up], openmetrics=openmetrics), ""
+            else:
+                snapshot, rebuilding = read
+                head, tail = self._metrics.write([up, self._rebuilding(rebuilding)], openmetrics=openmetrics), ""
+                if not rebuilding:
+                    windowed = self._windowed.write(snapshot, self.view, openmetrics=openmetrics, gzip=gzip)
+                    live = queue_metrics.live_samples(snapshot, self.view)
+                    tail = self._metrics.write_samples(live, openmetrics=openmetrics)
+                families = [*self._families(snapshot, rebuilding, live=False), self._duration(started)]
+                tail += self._metrics.write(families, openmetrics=openmetrics)
+            tail += "# EOF\n" if openmetrics else ""
+            if gzip:
+                return [gzip_member(head.encode()), *windowed, gzip_member(tail.encode())]
+            return [head.encode(), *windowed, tail.encode()]
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -156,7 +162,3 @@ class CallpulseCollector(Collector):
             if stream in snapshot.watermark_ms:
                 watermark.add_metric([stream], snapshot.watermark_ms[stream] / 1000)
         yield from (applied, duplicate, dead, late, stale, watermark, partitions)
-
-
-def _eof(openmetrics: bool) -> list[bytes]:
-    return [b"# EOF\n"] if openmetrics else []

@@ -9,6 +9,7 @@ families without timestamps or exemplars, which is all callpulse exports; tests 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,17 @@ def go_floats(values: npt.NDArray[np.float64]) -> list[str]:
 def _go(value: float) -> str:
     text: str = floatToGoString(value)  # type: ignore[no-untyped-call]
     return text
+
+
+GZIP_LEVEL = 1
+"""Scrapes of 1,000 queues are ~25 MB of text: level 1 takes a sixth of the time of prometheus_client's 9."""
+
+
+def gzip_member(chunk: bytes) -> bytes:
+    """``chunk`` as one gzip member. A gzip stream may be several members back to back (RFC 1952 section 2.2;
+    Go's reader, which Prometheus uses, reads them all), so unchanged chunks keep their compressed bytes."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return compressor.compress(chunk) + compressor.flush()
 
 
 def escape_label_value(value: str) -> str:

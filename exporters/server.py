@@ -6,7 +6,6 @@ import json
 import logging
 import ssl
 import threading
-import zlib
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -47,8 +46,6 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 Render = Callable[..., list[bytes]]
-GZIP_LEVEL = 1
-"""Scrapes of 1,000 queues are ~30 MB of text: level 1 takes a sixth of the time of prometheus_client's 9."""
 
 
 def build_app(
@@ -81,11 +78,10 @@ def build_app(
 def _metrics(render: Render, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     """``/metrics`` in the format the client asked for (Accept), gzipped when it accepts gzip."""
     _encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
-    chunks = render(openmetrics=content_type.startswith("application/openmetrics-text"))
+    gzip = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
+    chunks = render(openmetrics=content_type.startswith("application/openmetrics-text"), gzip=gzip)
     headers = [("Content-Type", content_type)]
-    if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        chunks = [*(compressor.compress(chunk) for chunk in chunks), compressor.flush()]
+    if gzip:
         headers.append(("Content-Encoding", "gzip"))
     headers.append(("Content-Length", str(sum(map(len, chunks)))))
     start_response("200 OK", headers)

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from exporters import catalog, columns
 from exporters.catalog import MetricSpec
-from exporters.exposition import go_floats, series_prefix, spec_header
+from exporters.exposition import go_floats, gzip_member, series_prefix, spec_header
 from exporters.live_totals import LiveTotals, Row, owners_of, state_time
 from exporters.reader import Snapshot
 from exporters.view import KpiView
@@ -67,6 +67,12 @@ class _Rendered:
     values: npt.NDArray[np.float64]
     present: npt.NDArray[np.bool_]
     chunk: bytes
+    gzipped: bytes | None = None  # the chunk as a gzip member, once asked for
+
+    def member(self) -> bytes:
+        if self.gzipped is None:
+            self.gzipped = gzip_member(self.chunk)
+        return self.gzipped
 
 
 @dataclass
@@ -88,8 +94,8 @@ class WindowedWriter:
         self._rendered: dict[tuple[MetricSpec, bool], _Rendered] = {}
         self._stored = StoredColumns()
 
-    def write(self, snapshot: Snapshot, view: KpiView, *, openmetrics: bool) -> list[bytes]:
-        """One chunk per family (header and samples), in catalogue order."""
+    def write(self, snapshot: Snapshot, view: KpiView, *, openmetrics: bool, gzip: bool = False) -> list[bytes]:
+        """One chunk per family (header and samples), in catalogue order; each a gzip member if ``gzip``."""
         totals = snapshot.totals
         qids = tuple(sorted(qid for qid in owners_of(totals) if not qid.startswith("@")))
         labels = view.window_labels
@@ -104,7 +110,8 @@ class WindowedWriter:
             _extras, kpis = families[spec]
             values = np.stack([value for value, _present in kpis], axis=1).ravel()
             present = np.stack([mask for _value, mask in kpis], axis=1).ravel()
-            chunks.append(self._chunk(spec, values, present, openmetrics=openmetrics))
+            rendered = self._rendered_family(spec, values, present, openmetrics=openmetrics)
+            chunks.append(rendered.member() if gzip else rendered.chunk)
         return chunks
 
     def _columns(self, snapshot: Snapshot, qids: tuple[str, ...], labels: tuple[str, ...]) -> columns.Columns:
@@ -141,9 +148,9 @@ class WindowedWriter:
         self._templates, self._rendered = {}, {}
         self._key = (qids, labels)
 
-    def _chunk(
+    def _rendered_family(
         self, spec: MetricSpec, values: npt.NDArray[np.float64], present: npt.NDArray[np.bool_], *, openmetrics: bool
-    ) -> bytes:
+    ) -> _Rendered:
         """The family's chunk: the last one when no value changed, else its template filled in one call."""
         last = self._rendered.get((spec, openmetrics))
         if (
@@ -151,11 +158,11 @@ class WindowedWriter:
             and np.array_equal(present, last.present)
             and np.array_equal(values[present], last.values[present])
         ):
-            return last.chunk
+            return last
         template = self._template(spec, present, openmetrics=openmetrics)
-        chunk = (template.text % tuple(go_floats(values[present]))).encode()
-        self._rendered[(spec, openmetrics)] = _Rendered(values, present, chunk)
-        return chunk
+        rendered = _Rendered(values, present, (template.text % tuple(go_floats(values[present]))).encode())
+        self._rendered[(spec, openmetrics)] = rendered
+        return rendered
 
     def _template(self, spec: MetricSpec, present: npt.NDArray[np.bool_], *, openmetrics: bool) -> _Template:
         """Header, then each present sample's ``\\nname{labels} %s``; '%' in label values doubled."""
