@@ -9,6 +9,7 @@ Then a real ``callpulse exporter`` serves that prefix and is scraped: one warm-u
 
 from __future__ import annotations
 
+import gzip
 import time
 import urllib.request
 from collections import Counter
@@ -94,18 +95,20 @@ def _records(
 
 
 def time_scrapes(url: str, count: int) -> tuple[list[float], bytes]:
-    """One warm-up GET of ``/metrics``, then ``count`` timed ones; return their seconds and the last body."""
+    """One warm-up GET of ``/metrics``, then ``count`` timed ones, each asking for gzip as Prometheus does
+    (the time ends when the compressed body is in); return their seconds and the last body, decompressed."""
     body = _get(f"{url}/metrics")
     seconds = []
     for _ in range(count):
         started = time.perf_counter()
         body = _get(f"{url}/metrics")
         seconds.append(time.perf_counter() - started)
-    return seconds, body
+    return seconds, gzip.decompress(body)
 
 
 def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - our own loopback URL
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})  # noqa: S310 - our own loopback URL
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
         return bytes(response.read())
 
 
