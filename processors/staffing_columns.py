@@ -3,13 +3,17 @@
 processors/staffing.py is the reference and documents the models; this module computes the same figures for
 a column of queues in a few numpy passes (the exporter's staffing gauges, every scrape, every queue):
 
-- Erlang B runs the scalar recursion once for all queues, up to the largest N asked, and reads each queue's
-  value at its own N: the same floating-point operations as the scalar, so the same floats.
+- Erlang B runs the scalar recursion once for all queues, up to the largest N asked, keeping each step's
+  values (a history of at most 8 MB at a time) to read each queue at its own N: the same floating-point
+  operations as the scalar, so the same floats.
 - ``agents_required`` steps every queue still short of the target from N = floor(A) + 1 together. A queue
   whose service level comes within 1e-14 of the target at some N (where numpy's exp and libm's could round
   apart) is decided by the scalar function, so the integers are always the scalar ones.
 - ``erlang_a`` sums the series of processors/series_columns.py over a range fixed per queue instead of the
-  scalar's adaptive cut; the figures agree to about 1e-12 (relative).
+  scalar's adaptive cut, in another order: the figures agree to about 1e-12 (relative); the differences of
+  probabilities (answered or abandoned within T) to about 1e-16 x max(x, y) absolute, the rounding of the
+  logs of long series that both carry (tests/unit/test_staffing_columns.py).
+- ``forecasts`` computes all three for the exporter with one Erlang B recursion.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from processors.series_columns import log_sums
 Array = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 _NEAR = 1e-14  # a service level this close to the target is checked by the scalar function
+_HISTORY = 1 << 20  # cells of Erlang B's history kept at a time (8 MB)
 
 
 @dataclass(frozen=True)
@@ -81,25 +86,32 @@ def erlang_b(agents: Ints, load: Array) -> Array:
 
 def _blocking(load: Array, stops: Ints) -> Array:
     """B(stops[i, q], load[q]) for each row i: one recursion, each queue run to its last stop."""
-    order = np.argsort(stops.max(axis=0), kind="stable")  # queues by how far they run
-    last, loads = stops.max(axis=0)[order], load[order]
-    position = np.empty(load.size, dtype=np.intp)
-    position[order] = np.arange(load.size)
-    pairs = np.argsort(stops.ravel(), kind="stable")  # (row, queue) pairs by stop
-    pair_rows = position[pairs % load.size]  # where each pair's queue runs
-    top = int(last[-1]) if last.size else 0
-    running = np.searchsorted(last, np.arange(top + 1)).tolist()  # queues from running[n] on have n <= last
-    reading = np.searchsorted(stops.ravel()[pairs], np.arange(top + 2)).tolist()  # pairs stopping at n
-    blocking, out = np.ones(load.size), np.ones(stops.size)
+    out = np.ones(stops.shape)
+    last = stops.max(axis=0, initial=0)
+    order = np.argsort(last, kind="stable")  # queues by how far they run
+    start = 0
+    while start < order.size:  # a history of at most _HISTORY cells at a time
+        end = start + max(1, _HISTORY // (int(last[order[start:]].max()) + 1))
+        queues = order[start:end]
+        out[:, queues] = _history(load[queues], last[queues])[stops[:, queues], np.arange(queues.size)]
+        start = end
+    return out
+
+
+def _history(load: Array, last: Ints) -> Array:
+    """B(n) for n = 0 ... max(last) of each queue (rows n, columns queues sorted by ``last``; rows past a
+    queue's last are not filled)."""
+    top = int(last[-1])
+    history = np.empty((top + 1, load.size))
+    history[0] = 1.0
+    scaled, denominator = np.empty(load.size), np.empty(load.size)
+    running = np.searchsorted(last, np.arange(top + 1)).tolist()  # queues from running[n] on run to n
     for n in range(1, top + 1):
         start = running[n]
-        scaled = loads[start:] * blocking[start:]
-        blocking[start:] = scaled / (n + scaled)
-        first, end = reading[n], reading[n + 1]
-        if end > first:
-            out[pairs[first:end]] = blocking[pair_rows[first:end]]
-    blockings: Array = out.reshape(stops.shape)
-    return blockings
+        np.multiply(load[start:], history[n - 1, start:], out=scaled[start:])
+        np.add(scaled[start:], n, out=denominator[start:])
+        np.divide(scaled[start:], denominator[start:], out=history[n, start:])
+    return history
 
 
 def _level(agents: Array, load: Array, aht: Array, threshold: Array, blocking: Array) -> Array:

@@ -148,6 +148,14 @@ def test_erlang_b_and_c_match_the_scalar_models(column: list[Queue]) -> None:
         assert_agrees(got, staffing.erlang_c(queue.agents, queue.load, queue.aht, queue.threshold), queue)
 
 
+def test_erlang_b_of_many_large_queues() -> None:
+    """300 queues up to N = 4,000: more than one Erlang B history (1M cells) at a time."""
+    rng = np.random.default_rng(7)
+    agents, load = rng.integers(0, 4_000, 300), rng.uniform(0.01, 4_000.0, 300)
+    expected = [staffing.erlang_b(n, a) for n, a in zip(agents.tolist(), load.tolist(), strict=True)]
+    assert staffing_columns.erlang_b(agents, load).tolist() == expected
+
+
 @settings(max_examples=60, deadline=None)
 @given(column=column)
 def test_erlang_a_matches_the_scalar_model(column: list[Queue]) -> None:
