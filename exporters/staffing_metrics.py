@@ -70,7 +70,8 @@ def queue_load(totals: Mapping[str, int], span_seconds: float) -> QueueLoad | No
 
 
 def forecasts(load: QueueLoad, agents: int, threshold_seconds: float) -> dict[str, staffing.Forecast]:
-    """Erlang C, and Erlang A when a patience was observed, for ``agents`` serving the queue."""
+    """Erlang C, and Erlang A when a patience was observed, for ``agents`` serving the queue: one queue by the
+    scalar models, the reference for ``model_figures`` (which computes every queue at once)."""
     models = {"erlang_c": staffing.erlang_c(agents, load.offered_load, load.aht_seconds, threshold_seconds)}
     if load.patience_seconds is not None:
         models["erlang_a"] = staffing.erlang_a(
@@ -148,9 +149,10 @@ def staffing_families(
 
 
 def serving_agents(snapshot: Snapshot, qid: str) -> int:
-    """Agents available, on a contact or in wrap-up for the queue (aux and offline are not serving)."""
+    """Agents serving the queue: available, on a contact or in wrap-up (not aux or offline)."""
+    available, on_contact, wrapup = SERVING_STATES
     agents = snapshot.agents
-    return agents.get((qid, "available"), 0) + agents.get((qid, "on_contact"), 0) + agents.get((qid, "wrapup"), 0)
+    return agents.get((qid, available), 0) + agents.get((qid, on_contact), 0) + agents.get((qid, wrapup), 0)
 
 
 def model_figures(

@@ -33,6 +33,7 @@ Array = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 _NEAR = 1e-14  # a service level this close to the target is checked by the scalar function
 _HISTORY = 1 << 20  # cells of Erlang B's history kept at a time (8 MB)
+_FEW = 8  # when Erlang B runs on for at most this many queues, they finish one at a time
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,14 @@ def _blocking(load: Array, stops: Ints) -> Array:
     """B(stops[i, q], load[q]) for each row i: one recursion, each queue run to its last stop."""
     out = np.ones(stops.shape)
     last = stops.max(axis=0, initial=0)
-    order = np.argsort(last, kind="stable")  # queues by how far they run
+    for queue in np.flatnonzero(last > _HISTORY).tolist():  # absurdly many agents: one at a time, no history
+        out[:, queue] = [staffing.erlang_b(stop, float(load[queue])) for stop in stops[:, queue].tolist()]
+    order = np.flatnonzero(last <= _HISTORY)
+    order = order[np.argsort(last[order], kind="stable")]  # queues by how far they run
+    reach = np.arange(1, order.size + 1) - np.maximum(_HISTORY // (last[order] + 1), 1)  # a chunk may start here
     start = 0
-    while start < order.size:  # a history of at most _HISTORY cells at a time
-        end = start + max(1, _HISTORY // (int(last[order[start:]].max()) + 1))
+    while start < order.size:  # queues of similar reach, a history of at most _HISTORY cells at a time
+        end = int(np.searchsorted(reach, start, side="right"))
         queues = order[start:end]
         out[:, queues] = _history(load[queues], last[queues])[stops[:, queues], np.arange(queues.size)]
         start = end
@@ -100,17 +105,24 @@ def _blocking(load: Array, stops: Ints) -> Array:
 
 def _history(load: Array, last: Ints) -> Array:
     """B(n) for n = 0 ... max(last) of each queue (rows n, columns queues sorted by ``last``; rows past a
-    queue's last are not filled)."""
+    queue's last are not filled). The last few queues to run finish one at a time (plain floats, same steps)."""
     top = int(last[-1])
     history = np.empty((top + 1, load.size))
     history[0] = 1.0
     scaled, denominator = np.empty(load.size), np.empty(load.size)
     running = np.searchsorted(last, np.arange(top + 1)).tolist()  # queues from running[n] on run to n
-    for n in range(1, top + 1):
+    n = 1
+    while n <= top and load.size - running[n] > _FEW:
         start = running[n]
         np.multiply(load[start:], history[n - 1, start:], out=scaled[start:])
         np.add(scaled[start:], n, out=denominator[start:])
         np.divide(scaled[start:], denominator[start:], out=history[n, start:])
+        n += 1
+    for queue in range(running[n] if n <= top else load.size, load.size):
+        column, erlangs, blocking = history[:, queue], float(load[queue]), float(history[n - 1, queue])
+        for step in range(n, int(last[queue]) + 1):
+            scaled_ = erlangs * blocking
+            blocking = column[step] = scaled_ / (step + scaled_)
     return history
 
 
