@@ -3,26 +3,36 @@ with the agents serving now (Erlang C, and Erlang A with the patience observed),
 
 Inputs come from one sliding window (``15m``): arrival rate = arrived contacts / the time the window covers,
 AHT = handle time / handled, mean patience = waits of every contact that left the queue / abandons (short
-abandons too; answered and timed-out waits are censored patience times). The models are in processors/staffing.py.
+abandons too; answered and timed-out waits are censored patience times). The models are in processors/staffing.py;
+every queue is computed at once by their column versions (processors/staffing_columns.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from prometheus_client.core import Metric
 
 from exporters import catalog
 from exporters.reader import Snapshot
 from exporters.view import KpiView, family
-from processors import formulas, staffing
+from processors import formulas, staffing, staffing_columns
 from processors.figures import Figure
+from processors.formulas import ServiceLevelVariant
 from processors.windows import WindowSpec
 
 STAFFING_WINDOW = "15m"
 SERVICE_LEVEL_TARGET = 0.8
 SERVING_STATES = ("available", "on_contact", "wrapup")
+# figure names read for every queue at every scrape (an enum member's .value costs more than the lookup)
+_QUEUED, _ABANDONED, _SHORT_ABANDONED, _WAIT_ALL_MS = (
+    figure.value for figure in (Figure.QUEUED, Figure.ABANDONED, Figure.SHORT_ABANDONED, Figure.WAIT_ALL_MS)
+)
 
 
 @dataclass(frozen=True)
@@ -50,23 +60,55 @@ def window_span_seconds(window: WindowSpec, now_ms: int) -> float:
 
 def queue_load(totals: Mapping[str, int], span_seconds: float) -> QueueLoad | None:
     """The queue's arrival rate, AHT and mean patience over the window; None without arrivals or handle time."""
-    arrivals = totals.get(Figure.QUEUED.value, 0)
+    arrivals = totals.get(_QUEUED, 0)
     aht = formulas.average_handle_seconds(totals)
     if arrivals <= 0 or aht is None or aht <= 0:
         return None
-    abandoned = totals.get(Figure.ABANDONED.value, 0) + totals.get(Figure.SHORT_ABANDONED.value, 0)
-    patience = staffing.patience_seconds(abandoned, totals.get(Figure.WAIT_ALL_MS.value, 0) / 1000)
+    abandoned = totals.get(_ABANDONED, 0) + totals.get(_SHORT_ABANDONED, 0)
+    patience = staffing.patience_seconds(abandoned, totals.get(_WAIT_ALL_MS, 0) / 1000)
     return QueueLoad(arrivals / span_seconds, aht, patience)
 
 
 def forecasts(load: QueueLoad, agents: int, threshold_seconds: float) -> dict[str, staffing.Forecast]:
-    """Erlang C, and Erlang A when a patience was observed, for ``agents`` serving the queue."""
+    """Erlang C, and Erlang A when a patience was observed, for ``agents`` serving the queue: one queue by the
+    scalar models, the reference for ``model_figures`` (which computes every queue at once)."""
     models = {"erlang_c": staffing.erlang_c(agents, load.offered_load, load.aht_seconds, threshold_seconds)}
     if load.patience_seconds is not None:
         models["erlang_a"] = staffing.erlang_a(
             agents, load.offered_load, load.aht_seconds, load.patience_seconds, threshold_seconds
         )
     return models
+
+
+class Columns(NamedTuple):
+    """The modelled queues' inputs, one entry per queue; patience NaN where nobody abandoned."""
+
+    agents: npt.NDArray[np.int64]
+    load: npt.NDArray[np.float64]
+    aht: npt.NDArray[np.float64]
+    threshold: npt.NDArray[np.float64]
+    patience: npt.NDArray[np.float64]
+
+
+@dataclass
+class ModelledQueues:
+    """The queues that get model figures (a load and a service-level threshold), in scrape order."""
+
+    labels: list[list[str]] = field(default_factory=list)
+    variants: list[ServiceLevelVariant] = field(default_factory=list)
+    rows: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+
+    def add(
+        self, labels: list[str], load: QueueLoad, agents: int, threshold_seconds: float, variant: ServiceLevelVariant
+    ) -> None:
+        patience = math.nan if load.patience_seconds is None else load.patience_seconds
+        self.labels.append(labels)
+        self.variants.append(variant)
+        self.rows.append((agents, load.offered_load, load.aht_seconds, threshold_seconds, patience))
+
+    def columns(self) -> Columns:
+        table = np.array(self.rows, dtype=np.float64).reshape(-1, 5).T
+        return Columns(table[0].astype(np.int64), table[1], table[2], table[3], table[4])
 
 
 def staffing_families(
@@ -80,24 +122,62 @@ def staffing_families(
     speed = family(catalog.QUEUE_PREDICTED_ANSWER_SPEED)
     logged_in = family(catalog.QUEUE_AGENTS_LOGGED_IN)
     spec = next((spec for spec in view.windows if spec.label == window), None)
+    span = 0.0 if spec is None else window_span_seconds(spec, snapshot.now_ms)
+    modelled = ModelledQueues()
     for qid in sorted(snapshot.queues):
         labels = qid.split("/")
-        agents = sum(snapshot.agents.get((qid, state), 0) for state in SERVING_STATES)
+        agents = serving_agents(snapshot, qid)
         logged_in.add_metric(labels, agents)
         if spec is None:
             continue
-        load = queue_load(snapshot.totals.get((qid, window), {}), window_span_seconds(spec, snapshot.now_ms))
+        load = queue_load(snapshot.totals.get((qid, window), {}), span)
         if load is None:
             continue
         offered.add_metric(labels, load.offered_load)
         threshold = view.service_level_seconds.get(labels[-1])
-        if threshold is None:
-            continue
-        required.add_metric(labels, staffing.agents_required(load.offered_load, load.aht_seconds, threshold, target))
-        variant = view.variant_for(qid)
-        for model, forecast in forecasts(load, agents, threshold).items():
-            ratio = forecast.service_level(variant)
-            if ratio is not None:
-                level.add_metric([*labels, model], ratio)
-            speed.add_metric([*labels, model], forecast.answer_speed_seconds)
+        if threshold is not None:
+            modelled.add(labels, load, agents, threshold, view.variant_for(qid))
+    if modelled.rows:
+        models = staffing_columns.forecasts(*modelled.columns(), target=target)
+        for labels, agents in zip(modelled.labels, models.agents_required.tolist(), strict=True):
+            required.add_metric(labels, agents)
+        for labels, ratio, seconds in model_figures(modelled, models):
+            if not math.isnan(ratio):  # NaN: the service level is 0/0 under the queue's abandon treatment
+                level.add_metric(labels, ratio)
+            speed.add_metric(labels, seconds)
     yield from (offered, required, level, speed, logged_in)
+
+
+def serving_agents(snapshot: Snapshot, qid: str) -> int:
+    """Agents serving the queue: available, on a contact or in wrap-up (not aux or offline)."""
+    available, on_contact, wrapup = SERVING_STATES
+    agents = snapshot.agents
+    return agents.get((qid, available), 0) + agents.get((qid, on_contact), 0) + agents.get((qid, wrapup), 0)
+
+
+def model_figures(
+    queues: ModelledQueues, models: staffing_columns.Staffing
+) -> Iterator[tuple[list[str], float, float]]:
+    """(labels and model, service level under the queue's abandon treatment or NaN, answer speed) of every queue:
+    erlang_c, then erlang_a where a patience was observed (``forecasts``, for every queue at once)."""
+    c_levels = service_levels(models.erlang_c, queues.variants)
+    c_speeds = models.erlang_c.answer_speed_seconds.tolist()
+    patient = models.patient.tolist()
+    a_levels = service_levels(models.erlang_a, [queues.variants[index] for index in patient])
+    a_figures = dict(
+        zip(patient, zip(a_levels, models.erlang_a.answer_speed_seconds.tolist(), strict=True), strict=True)
+    )
+    for index, labels in enumerate(queues.labels):
+        yield [*labels, "erlang_c"], c_levels[index], c_speeds[index]
+        if index in a_figures:
+            yield [*labels, "erlang_a"], *a_figures[index]
+
+
+def service_levels(forecasts: staffing_columns.ForecastColumns, variants: list[ServiceLevelVariant]) -> list[float]:
+    """Each queue's service level under its own abandon treatment (NaN for 0/0)."""
+    levels = np.empty(len(variants))
+    chosen = np.array(variants, dtype=object)
+    for variant in set(variants):
+        rows = chosen == variant
+        levels[rows] = forecasts.service_level(variant)[rows]
+    return levels.tolist()

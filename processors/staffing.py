@@ -32,6 +32,9 @@ Numerics (no scipy): S, the moment sums and the incomplete-gamma terms are the s
 log-concave in j. They are summed in log space outward from their largest term and cut where a geometric
 bound on the rest is below 1e-20 of the sum: exact up to float rounding (a brute-force chain and ODE agree to
 about 1e-12), O(N + sqrt(max(x, y))) work, no overflow at any load. Figures are clamped to [0, 1].
+
+This module is the reference, one queue at a time. The exporter computes every queue of a scrape at once with
+processors/staffing_columns.py (numpy), which follows these formulas and is tested against these functions.
 """
 
 from __future__ import annotations

@@ -14,12 +14,16 @@ The snapshot is read 30 s into a bucket, so the 15m window covers 14 whole bucke
 
     * available + on_contact + wrapup; aux and offline are not counted.
 
-The expected model figures are computed here by processors/staffing.py from those hand-computed inputs.
+The expected model figures are computed here by processors/staffing.py from those hand-computed inputs. The
+exporter computes every queue at once with processors/staffing_columns.py: the same Erlang C floats (numpy's exp
+may round an ulp away from libm's on some CPUs), Erlang A's series summed over a fixed range in another order;
+model figures are compared to relative 1e-9 (absolute 1e-12 near 0), agents required exactly.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Iterator
 
@@ -31,7 +35,7 @@ from prometheus_client.core import Metric
 
 from exporters import queue_metrics
 from exporters.reader import Snapshot
-from exporters.staffing_metrics import QueueLoad, queue_load, staffing_families, window_span_seconds
+from exporters.staffing_metrics import QueueLoad, forecasts, queue_load, staffing_families, window_span_seconds
 from exporters.view import KpiView
 from processors import staffing
 from processors.formulas import ServiceLevelVariant as V
@@ -69,6 +73,10 @@ AGENTS = {
     ("acme/billing/email", "available"): 3,
     ("acme/support/voice", "available"): 2,
 }
+
+
+def close(expected: float | None) -> object:
+    return pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 def snapshot() -> Snapshot:
@@ -120,10 +128,10 @@ def test_a_staffed_voice_queue_gets_every_gauge() -> None:
     assert value(reg, "offered_load_erlangs", q) == load
     assert value(reg, "agents_required", q) == staffing.agents_required(load, 240.0, 20, 0.8) == 87
     assert value(reg, "agents_logged_in", q) == 85
-    assert value(reg, "predicted_service_level_ratio", q, model="erlang_c") == erlang_c.service_level()
-    assert value(reg, "predicted_service_level_ratio", q, model="erlang_a") == erlang_a.service_level()
-    assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_c") == erlang_c.answer_speed_seconds
-    assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_a") == erlang_a.answer_speed_seconds
+    assert value(reg, "predicted_service_level_ratio", q, model="erlang_c") == close(erlang_c.service_level())
+    assert value(reg, "predicted_service_level_ratio", q, model="erlang_a") == close(erlang_a.service_level())
+    assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_c") == close(erlang_c.answer_speed_seconds)
+    assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_a") == close(erlang_a.answer_speed_seconds)
     assert erlang_a.service_level() > erlang_c.service_level()  # type: ignore[operator]
 
 
@@ -138,8 +146,8 @@ def test_an_understaffed_queue_under_its_own_abandon_treatment() -> None:
     assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_c") == math.inf
     ignored = erlang_a.service_level(V.ABANDONS_IGNORED)
     assert ignored is not None and ignored != erlang_a.service_level()
-    assert value(reg, "predicted_service_level_ratio", q, model="erlang_a") == ignored
-    assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_a") == erlang_a.answer_speed_seconds
+    assert value(reg, "predicted_service_level_ratio", q, model="erlang_a") == close(ignored)
+    assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_a") == close(erlang_a.answer_speed_seconds)
     assert value(reg, "agents_required", q) == staffing.agents_required(load, 300.0, 60)
 
 
@@ -147,9 +155,8 @@ def test_without_abandons_only_erlang_c_is_predicted() -> None:
     reg = registry()
     q = "acme/billing/email"
     load = 10 / SPAN * 600.0
-    assert (
-        value(reg, "predicted_service_level_ratio", q, model="erlang_c")
-        == staffing.erlang_c(3, load, 600.0, 3600).service_level()
+    assert value(reg, "predicted_service_level_ratio", q, model="erlang_c") == close(
+        staffing.erlang_c(3, load, 600.0, 3600).service_level()
     )
     assert value(reg, "predicted_service_level_ratio", q, model="erlang_a") is None
     assert value(reg, "predicted_answer_speed_seconds", q, model="erlang_a") is None
@@ -274,5 +281,95 @@ def test_offered_load_and_agents_follow_the_figures(
     assert value(reg, "agents_logged_in", "t/q/voice") == serving
     assert value(reg, "agents_required", "t/q/voice") == staffing.agents_required(load, aht, 20) > load
     predicted = value(reg, "predicted_service_level_ratio", "t/q/voice", model="erlang_c")
-    assert predicted == staffing.erlang_c(serving, load, aht, 20).service_level()
+    assert predicted == close(staffing.erlang_c(serving, load, aht, 20).service_level())
     assert value(reg, "predicted_service_level_ratio", "t/q/voice", model="erlang_a") is None  # nobody abandoned
+
+
+# ------------------------------------------------------------- all queues at once = queue by queue (the scalar models)
+
+
+def scalar_families(snap: Snapshot, kpi_view: KpiView) -> dict[str, list[tuple[dict[str, str], float, float]]]:
+    """What the exporter showed when it ran processors/staffing.py queue by queue: name -> (labels, value, absolute
+    allowance) per sample, in order. The allowance is test_staffing_columns.py's for Erlang A's differences."""
+    spec = next(spec for spec in kpi_view.windows if spec.label == "15m")
+    span = window_span_seconds(spec, snap.now_ms)
+    names = ("offered_load_erlangs", "agents_required", "predicted_service_level_ratio")
+    out: dict[str, list[tuple[dict[str, str], float, float]]] = {
+        f"callpulse_queue_{name}": [] for name in (*names, "predicted_answer_speed_seconds", "agents_logged_in")
+    }
+    for qid in sorted(snap.queues):
+        labels = queue(qid)
+        agents = sum(snap.agents.get((qid, state), 0) for state in ("available", "on_contact", "wrapup"))
+        out["callpulse_queue_agents_logged_in"].append((labels, agents, 0.0))
+        load = queue_load(snap.totals.get((qid, "15m"), {}), span)
+        if load is None:
+            continue
+        out["callpulse_queue_offered_load_erlangs"].append((labels, load.offered_load, 0.0))
+        threshold = kpi_view.service_level_seconds.get(labels["channel"])
+        if threshold is None:
+            continue
+        needed = staffing.agents_required(load.offered_load, load.aht_seconds, threshold, 0.8)
+        out["callpulse_queue_agents_required"].append((labels, needed, 0.0))
+        size = max(agents, load.offered_load) * (load.patience_seconds or 0.0) / load.aht_seconds
+        for model, forecast in forecasts(load, agents, threshold).items():
+            allowance = 1e-12 + 1e-14 * size if model == "erlang_a" else 1e-12
+            answered = 1 - forecast.abandon_probability
+            variant = kpi_view.variant_for(qid)
+            ratio = forecast.service_level(variant)
+            if ratio is not None:  # a treatment dividing by a share divides the allowance by it too
+                shares = {
+                    V.ABANDONS_IGNORED: answered,
+                    V.ABANDONS_AFTER_THRESHOLD_AGAINST: 1 - forecast.abandoned_within,
+                }
+                out["callpulse_queue_predicted_service_level_ratio"].append(
+                    ({**labels, "model": model}, ratio, allowance / shares.get(variant, 1.0))
+                )
+            speed_allowance = forecast.answer_speed_seconds * allowance / answered if answered > 0 else 0.0
+            out["callpulse_queue_predicted_answer_speed_seconds"].append(
+                ({**labels, "model": model}, forecast.answer_speed_seconds, speed_allowance)
+            )
+    return out
+
+
+def random_snapshot(rng: random.Random, queues: int) -> Snapshot:
+    """Queues of every channel (social has no threshold), about half with abandons, a few without arrivals."""
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    agents: Counter[tuple[str, str]] = Counter()
+    for index in range(queues):
+        qid = f"t{index % 3}/q{index}/{('voice', 'chat', 'email', 'social')[index % 4]}"
+        handled = rng.randint(1, 500)
+        figures = {"handled": handled, "handle_ms": handled * rng.randint(10_000, 1_800_000)}
+        if rng.random() < 0.9:
+            figures["queued"] = rng.randint(1, 3_000)
+        if rng.random() < 0.5:
+            figures["abandoned"], figures["short_abandoned"] = rng.randint(0, 50), rng.randint(0, 5)
+            figures["wait_all_ms"] = rng.randint(0, 10_000_000)
+        totals[(qid, "15m")] = figures
+        for state in ("available", "on_contact", "wrapup", "aux"):
+            agents[(qid, state)] = rng.choice([0, rng.randint(0, 10), rng.randint(0, 150)])
+    return Snapshot(now_ms=NOW, totals=totals, agents=agents)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_families_are_the_scalar_models_queue_by_queue(seed: int) -> None:
+    snap = random_snapshot(random.Random(seed), 40)
+    kpi_view = KpiView(
+        windows=WINDOWS,
+        service_level_variant=V.ABANDONS_AGAINST,
+        offered_includes_timeouts=True,
+        service_level_seconds={"voice": 20, "chat": 60.0, "email": 3600},
+        service_level_variants={"q1/chat": V.ABANDONS_IGNORED, "t2/q2/email": V.ABANDONS_WITHIN_THRESHOLD_MET},
+    )
+    families = list(staffing_families(snap, kpi_view))
+    expected = scalar_families(snap, kpi_view)
+    assert [family.name for family in families] == [name.removesuffix("_total") for name in expected]
+    for family in families:
+        want = expected[family.name]
+        assert [sample.labels for sample in family.samples] == [labels for labels, _, _ in want]
+        for sample, (_, value_, allowance) in zip(family.samples, want, strict=True):
+            assert type(sample.value) is type(value_)
+            if allowance:
+                assert sample.value == pytest.approx(value_, rel=1e-9, abs=allowance), sample
+            else:
+                assert sample.value == value_, sample
