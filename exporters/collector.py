@@ -81,8 +81,11 @@ class CallpulseCollector(Collector):
                 head, tail = self._metrics.write([up, self._rebuilding(rebuilding)], openmetrics=openmetrics), ""
                 if not rebuilding:
                     windowed = self._windowed.write(snapshot, self.view, openmetrics=openmetrics, gzip=gzip)
-                    live = queue_metrics.live_samples(snapshot, self.view)
-                    tail = self._metrics.write_samples(live, openmetrics=openmetrics)
+                    samples = [
+                        *queue_metrics.live_samples(snapshot, self.view),
+                        *staffing_metrics.staffing_samples(snapshot, self.view),
+                    ]
+                    tail = self._metrics.write_samples(samples, openmetrics=openmetrics)
                 families = [*self._families(snapshot, rebuilding, live=False), self._duration(started)]
                 tail += self._metrics.write(families, openmetrics=openmetrics)
             tail += "# EOF\n" if openmetrics else ""
@@ -121,12 +124,12 @@ class CallpulseCollector(Collector):
         return up, read
 
     def _families(self, snapshot: Snapshot, rebuilding: bool, *, live: bool = True) -> Iterator[Metric]:
-        """Every family after the windowed ones but the scrape duration (the live queue gauges unless ``live``
-        is False); only the pipeline's while rebuilding."""
+        """Every family after the windowed ones but the scrape duration (the live queue and staffing gauges
+        unless ``live`` is False); only the pipeline's while rebuilding."""
         if not rebuilding:
             if live:
                 yield from queue_metrics.live(snapshot, self.view)
-            yield from staffing_metrics.staffing_families(snapshot, self.view)
+                yield from staffing_metrics.staffing_families(snapshot, self.view)
             yield from agent_metrics.per_agent(snapshot, self.view)
         yield from self._pipeline_metrics(snapshot)
 

@@ -134,6 +134,14 @@ def state_time(
     return out
 
 
+def stored_figures(totals: Mapping[Row, Mapping[str, int]], row: Row) -> Mapping[str, int]:
+    """The row's figures without the live agents' time so far (all of them for plain totals): enough for
+    every figure but the time in each agent state, without merging the row."""
+    if isinstance(totals, LiveTotals):
+        return totals.stored.get(row, {})
+    return totals.get(row, {})
+
+
 def owners_of(totals: Mapping[Row, object]) -> set[str]:
     """Every owner with a row of ``totals``."""
     return totals.owners() if isinstance(totals, LiveTotals) else {owner for owner, _label in totals}

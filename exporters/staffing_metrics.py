@@ -19,8 +19,10 @@ import numpy.typing as npt
 from prometheus_client.core import Metric
 
 from exporters import catalog
+from exporters.exposition import Samples
+from exporters.live_totals import stored_figures
 from exporters.reader import Snapshot
-from exporters.view import KpiView, family
+from exporters.view import KpiView
 from processors import formulas, staffing, staffing_columns
 from processors.figures import Figure
 from processors.formulas import ServiceLevelVariant
@@ -116,36 +118,43 @@ def staffing_families(
 ) -> Iterator[Metric]:
     """The staffing gauges of every queue; model figures only where the window has arrivals and handle time,
     and the channel a service-level threshold (none at all when ``window`` is not a configured sliding window)."""
-    offered = family(catalog.QUEUE_OFFERED_LOAD)
-    required = family(catalog.QUEUE_AGENTS_REQUIRED)
-    level = family(catalog.QUEUE_PREDICTED_SERVICE_LEVEL)
-    speed = family(catalog.QUEUE_PREDICTED_ANSWER_SPEED)
-    logged_in = family(catalog.QUEUE_AGENTS_LOGGED_IN)
+    yield from (samples.metric() for samples in staffing_samples(snapshot, view, window=window, target=target))
+
+
+def staffing_samples(
+    snapshot: Snapshot, view: KpiView, *, window: str = STAFFING_WINDOW, target: float = SERVICE_LEVEL_TARGET
+) -> list[Samples]:
+    """The samples of ``staffing_families``, for the direct writer."""
+    offered = Samples(catalog.QUEUE_OFFERED_LOAD)
+    required = Samples(catalog.QUEUE_AGENTS_REQUIRED)
+    level = Samples(catalog.QUEUE_PREDICTED_SERVICE_LEVEL)
+    speed = Samples(catalog.QUEUE_PREDICTED_ANSWER_SPEED)
+    logged_in = Samples(catalog.QUEUE_AGENTS_LOGGED_IN)
     spec = next((spec for spec in view.windows if spec.label == window), None)
     span = 0.0 if spec is None else window_span_seconds(spec, snapshot.now_ms)
     modelled = ModelledQueues()
     for qid in sorted(snapshot.queues):
         labels = qid.split("/")
         agents = serving_agents(snapshot, qid)
-        logged_in.add_metric(labels, agents)
+        logged_in.add(labels, agents)
         if spec is None:
             continue
-        load = queue_load(snapshot.totals.get((qid, window), {}), span)
+        load = queue_load(stored_figures(snapshot.totals, (qid, window)), span)
         if load is None:
             continue
-        offered.add_metric(labels, load.offered_load)
+        offered.add(labels, load.offered_load)
         threshold = view.service_level_seconds.get(labels[-1])
         if threshold is not None:
             modelled.add(labels, load, agents, threshold, view.variant_for(qid))
     if modelled.rows:
         models = staffing_columns.forecasts(*modelled.columns(), target=target)
         for labels, agents in zip(modelled.labels, models.agents_required.tolist(), strict=True):
-            required.add_metric(labels, agents)
+            required.add(labels, agents)
         for labels, ratio, seconds in model_figures(modelled, models):
             if not math.isnan(ratio):  # NaN: the service level is 0/0 under the queue's abandon treatment
-                level.add_metric(labels, ratio)
-            speed.add_metric(labels, seconds)
-    yield from (offered, required, level, speed, logged_in)
+                level.add(labels, ratio)
+            speed.add(labels, seconds)
+    return [offered, required, level, speed, logged_in]
 
 
 def serving_agents(snapshot: Snapshot, qid: str) -> int:

@@ -73,10 +73,9 @@ snapshots = st.builds(
 
 
 def _direct(writer: WindowedWriter, metrics: MetricWriter, snapshot: Snapshot, *, openmetrics: bool) -> str:
-    live = metrics.write_samples(queue_metrics.live_samples(snapshot, VIEW), openmetrics=openmetrics)
-    rest = [*staffing_metrics.staffing_families(snapshot, VIEW)]
+    samples = [*queue_metrics.live_samples(snapshot, VIEW), *staffing_metrics.staffing_samples(snapshot, VIEW)]
     chunks = writer.write(snapshot, VIEW, openmetrics=openmetrics)
-    body = b"".join(chunks).decode() + live + metrics.write(rest, openmetrics=openmetrics)
+    body = b"".join(chunks).decode() + metrics.write_samples(samples, openmetrics=openmetrics)
     return body + ("# EOF\n" if openmetrics else "")
 
 
