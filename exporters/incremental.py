@@ -150,8 +150,8 @@ class IncrementalReader:
         agents = [self._live.parse(raw_agent, raw) for live in lives for raw_agent, raw in live.items()]
         snapshot.agents = count_agents(agents)
         time_so_far = live_time(agents, spans(now_ms, self.windows, self.calendar.windows(now_ms)))
-        stored, versions = self._totals.shared_rows()
-        snapshot.totals = LiveTotals(stored, time_so_far, versions)
+        stored, versions, owners = self._totals.shared_rows()
+        snapshot.totals = LiveTotals(stored, time_so_far, versions, stored_owners=owners)
         return snapshot
 
     def _queue_list(self, keys: PartitionKeys, raw: set[Any]) -> tuple[list[str], list[str]]:

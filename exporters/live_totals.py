@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +143,7 @@ def stored_figures(totals: Mapping[Row, Mapping[str, int]], row: Row) -> Mapping
     return totals.get(row, {})
 
 
-def owners_of(totals: Mapping[Row, object]) -> set[str]:
+def owners_of(totals: Mapping[Row, object]) -> AbstractSet[str]:
     """Every owner with a row of ``totals``."""
     return totals.owners() if isinstance(totals, LiveTotals) else {owner for owner, _label in totals}
 
@@ -154,9 +155,15 @@ class LiveTotals(MutableMapping[Row, dict[str, int]]):
     """
 
     def __init__(
-        self, stored: Mapping[Row, Mapping[str, int]], live: LiveTime, versions: Mapping[Row, int] | None = None
+        self,
+        stored: Mapping[Row, Mapping[str, int]],
+        live: LiveTime,
+        versions: Mapping[Row, int] | None = None,
+        *,
+        stored_owners: frozenset[str] | None = None,
     ) -> None:
         self.stored = stored
+        self._stored_owners = stored_owners
         self.live = live
         self.versions = versions  # row -> a number that changes whenever the stored row changes
         self._owner_groups = live.by_owner()
@@ -239,9 +246,11 @@ class LiveTotals(MutableMapping[Row, dict[str, int]]):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def owners(self) -> set[str]:
+    def owners(self) -> AbstractSet[str]:
         """Every owner with a row."""
         if self._deleted:
             return {owner for owner, _label in self}
-        rows = (self.stored, self.live_rows(), self._merged)
-        return {owner for part in rows for owner, _label in part}
+        stored = self._stored_owners
+        if stored is None:
+            stored = frozenset(owner for owner, _label in self.stored)
+        return stored | {owner for part in (self.live_rows(), self._merged) for owner, _label in part}

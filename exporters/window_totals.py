@@ -29,22 +29,26 @@ class WindowTotals:
         self._recompute: set[tuple[str, str]] = set()  # (label, field) whose maximum must be recomputed
         self.versions: dict[Row, int] = {}  # changes whenever the row's figures change
         self._shared: set[Row] = set()  # rows handed out by ``shared_rows`` and not copied since
+        self._owners: frozenset[str] | None = None  # owners of ``rows``, until a row comes or goes
 
     def copy_rows(self) -> dict[Row, dict[str, int]]:
         """A copy the caller may change (live agents' time is added to it)."""
         return {row: dict(figures) for row, figures in self.rows.items()}
 
-    def shared_rows(self) -> tuple[dict[Row, dict[str, int]], dict[Row, int]]:
-        """The rows and their versions without copying each row; the caller must not change them. Later
-        updates copy a row before changing it, so what was handed out stays as it was."""
+    def shared_rows(self) -> tuple[dict[Row, dict[str, int]], dict[Row, int], frozenset[str]]:
+        """The rows, their versions and their owners, without copying each row; the caller must not change
+        them. Later updates copy a row before changing it, so what was handed out stays as it was."""
         self._shared = set(self.rows)
-        return dict(self.rows), dict(self.versions)
+        if self._owners is None:
+            self._owners = frozenset(owner for owner, _label in self.rows)
+        return dict(self.rows), dict(self.versions), self._owners
 
     def _writable(self, row: Row) -> dict[str, int]:
         """The row's figures, copied first if they were handed out; a new version either way."""
         figures = self.rows.get(row)
         if figures is None:
             figures = self.rows[row] = {}
+            self._owners = None
         elif row in self._shared:
             figures = self.rows[row] = dict(figures)
             self._shared.discard(row)
@@ -126,6 +130,7 @@ class WindowTotals:
             if not refs:
                 del self.refs[row], self.rows[row], self.versions[row]
                 self._shared.discard(row)
+                self._owners = None
         elif maxima:
             if old >= self.rows[row][figure]:
                 self._recompute.add(where)
