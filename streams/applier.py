@@ -63,8 +63,21 @@ class BatchApplier:
         self._processors.pop((stream, partition), None)
 
     async def apply(self, stream: Stream, batches: dict[int, list[Record]]) -> None:
-        for partition, records in sorted(batches.items()):
+        """Apply each partition's records; returns once every partition's write is done (or raises).
+
+        Partitions are independent (their own state, offsets and hash tag), so they run as concurrent tasks:
+        while Redis runs one partition's write, the next partition's events are applied in memory.
+        """
+        if len(batches) == 1:
+            [(partition, records)] = batches.items()
             await self._apply_partition(stream, partition, records)
+            return
+        try:
+            async with asyncio.TaskGroup() as group:  # a failure cancels the other partitions' tasks
+                for partition, records in sorted(batches.items()):
+                    group.create_task(self._apply_partition(stream, partition, records))
+        except* Exception as failures:  # noqa: BLE001 - re-raised, unwrapped from the group
+            raise failures.exceptions[0] from None  # what one partition alone would have raised
 
     async def _apply_partition(self, stream: Stream, partition: int, records: list[Record]) -> None:
         while True:
