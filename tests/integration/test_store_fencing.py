@@ -75,3 +75,30 @@ def test_a_fenced_write_changes_nothing_and_a_reload_applies_only_the_rest(redis
         await redis.aclose()
 
     asyncio.run(scenario())
+
+
+def test_partitions_apply_concurrently_and_a_failure_is_raised_as_itself(redis_server: ManagedServer) -> None:
+    """A batch of two partitions: the good one is written; the one whose dead letters cannot be sent raises
+    the callback's own error (not an ExceptionGroup), and nothing of it is written."""
+
+    class BrokerDown(Exception):
+        pass
+
+    async def refuse(_stream: str, partition: int, letters: list[DeadLetter]) -> None:
+        assert partition == 1 and letters
+        raise BrokerDown("dead-letter topic unreachable")
+
+    async def scenario() -> None:
+        redis = Redis.from_url(redis_server.url)
+        await redis.flushdb()
+        store = PartitionStore(redis, prefix="tasks", bucket_ttl_seconds=600)
+        applier = BatchApplier(store, KpiPolicy(), refuse)
+        good = _records()
+        bad = [(0, b"c9", b"not json")]
+        with pytest.raises(BrokerDown):
+            await applier.apply("contacts", {0: good, 1: bad})
+        assert await _answered(redis, store) == 6
+        assert await redis.hget(store.keys("contacts", 1).meta, "offset") is None
+        await redis.aclose()
+
+    asyncio.run(scenario())
