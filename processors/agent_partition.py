@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right
 from typing import Any
 
 from processors import agents
@@ -31,6 +31,8 @@ class AgentPartition(PartitionBase):
         self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
         self._prune_at: dict[str, int] = {}  # agents changed by the batch -> the horizon after their last event
         self._event_ids: dict[str, set[str]] = {}  # agents changed by the batch -> the ids of their transitions
+        # agents changed by the batch -> how many of their first transitions the batch left as they were
+        self._unchanged: dict[str, int] = {}
 
     def _apply_one(
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
@@ -54,7 +56,11 @@ class AgentPartition(PartitionBase):
             timeline = agents.AgentTimeline(event.agent_id, list(timeline.transitions) if timeline else [])
             self.timelines[event.agent_id] = timeline
         assert timeline is not None
-        insort(timeline.transitions, agents.transition_of(event))
+        transition = agents.transition_of(event)
+        at = bisect_right(timeline.transitions, transition)
+        timeline.transitions.insert(at, transition)
+        if at < self._unchanged.get(event.agent_id, at + 1):
+            self._unchanged[event.agent_id] = at
         self._advance_watermark(event.time_ms)
         self._prune_at[event.agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
         changes.stats["applied"] += 1
@@ -65,15 +71,18 @@ class AgentPartition(PartitionBase):
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         """One difference per changed timeline: its contributions now minus before the batch.
 
-        Contributions are a function of the transitions, so the per-event differences telescope. Pruning
+        Contributions are a function of the transitions, so the per-event differences telescope; what the
+        transitions before the batch's first insertion contribute is the same before and after, so only the
+        rest is computed (``agents.contributions``' ``start``). Pruning
         waits for the end of the batch: what it drops is older than every event the batch could still
         admit, so pruning later changes no figure. Each timeline is pruned at the horizon of its own last
         event, so what is stored does not depend on where batches are cut either."""
         self._event_ids.clear()
         for agent_id, first in touched.items():
             timeline = self.timelines[agent_id]
-            before = agents.contributions(first, self.policy) if first is not None else {}
-            changes.add_sums(before, agents.contributions(timeline, self.policy))
+            start = self._unchanged.pop(agent_id)
+            before = agents.contributions(first, self.policy, start) if first is not None else {}
+            changes.add_sums(before, agents.contributions(timeline, self.policy, start))
             timeline = self.timelines[agent_id] = agents.prune(timeline, self._prune_at.pop(agent_id))
             changes.records_upserted[agent_id] = timeline.to_json()
             live = agents.live_state(timeline)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 from processors.events import AgentEvent, AgentState, QueueRef
 from processors.figures import BucketKey, Figure, KpiPolicy, agent_key, state_figure
-from processors.windows import bucket_start, split_by_bucket
+from processors.windows import bucket_start
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -98,7 +97,7 @@ def _both_available(first: Transition, second: Transition) -> bool:
 _IDLE_GAPS, _IDLE_MS = Figure.IDLE_GAPS.value, Figure.IDLE_MS.value
 
 
-def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey, int]:
+def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) -> dict[BucketKey, int]:
     """Idle gaps between contacts and time in each state, as (bucket, qid, figure) sums.
 
     A gap runs from the first of consecutive ``available`` transitions (an agent may re-announce it, say
@@ -106,9 +105,14 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
     state runs from its transition to the next one, cut at bucket edges, under the queue of the transition
     that began it; the current state is not counted here (the exporter adds it up to the scrape).
     With ``policy.per_agent`` every figure is also kept under the agent's own key.
+
+    With ``start`` > 0, only what ends at a transition from index ``start`` on (the stretches ending there
+    and the gaps closed there): the rest is the same for every timeline whose first ``start`` transitions
+    are these, so the difference of two such timelines' contributions is that of these parts.
     """
     sums: dict[BucketKey, int] = {}
     owners_of: dict[str, tuple[str, ...]] = {}
+    bucket_ms = policy.bucket_ms
 
     def add(bucket: int, qid: str, figure: str, value: int) -> None:
         owners = owners_of.get(qid)
@@ -119,18 +123,31 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
             key = (bucket, owner, figure)
             sums[key] = sums.get(key, 0) + value
 
-    idle_since: int | None = None
-    for before, after in pairwise(timeline.transitions):
+    transitions = timeline.transitions
+    if not transitions:
+        return sums
+    before = transitions[max(start - 1, 0)]
+    for after in transitions[max(start, 1) :]:
         if before.state is not AgentState.OFFLINE:
             figure = state_figure(str(before.state))  # str() of a StrEnum is its value, faster than .value
-            for bucket, spent in split_by_bucket(before.time_ms, after.time_ms, policy.bucket_ms):
-                add(bucket, before.qid, figure, spent)
-    for transition in timeline.transitions:
+            at, end = before.time_ms, after.time_ms
+            while at < end:  # split_by_bucket, inlined
+                bucket = at - at % bucket_ms
+                piece_end = min(end, bucket + bucket_ms)
+                add(bucket, before.qid, figure, piece_end - at)
+                at = piece_end
+        before = after
+    idle_since: int | None = None
+    for transition in reversed(transitions[:start]):  # the idle stretch running into ``start``, if any
+        if transition.state is not AgentState.AVAILABLE:
+            break
+        idle_since = transition.time_ms
+    for transition in transitions[start:]:
         if transition.state is AgentState.AVAILABLE:
             idle_since = transition.time_ms if idle_since is None else idle_since
             continue
         if transition.state is AgentState.ON_CONTACT and idle_since is not None:
-            bucket = bucket_start(transition.time_ms, policy.bucket_ms)
+            bucket = bucket_start(transition.time_ms, bucket_ms)
             add(bucket, transition.qid, _IDLE_GAPS, 1)
             add(bucket, transition.qid, _IDLE_MS, transition.time_ms - idle_since)
         idle_since = None
