@@ -281,77 +281,81 @@ def hold_ms(leg: ContactLeg) -> int:
     return total
 
 
-class _Tally:
-    """Collects one leg's contributions, bucketed by the time that completes each figure."""
-
-    def __init__(self, leg: ContactLeg, policy: KpiPolicy) -> None:
-        self.qid = leg.where.qid
-        self.bucket_ms = policy.bucket_ms
-        self.sums: dict[BucketKey, int] = {}
-        self.maxima: dict[BucketKey, int] = {}
-
-    def add(self, at: int, figure: Figure, value: int, owner: str | None = None) -> None:
-        # str(): the plain value (keys hold plain strings; a StrEnum's .value is several times slower)
-        key = (at - at % self.bucket_ms, owner or self.qid, str(figure))
-        self.sums[key] = self.sums.get(key, 0) + value
-
-    def waited(self, at: int, wait: int) -> None:
-        key = (at - at % self.bucket_ms, self.qid, _WAIT_MAX_MS)
-        self.maxima[key] = max(self.maxima.get(key, wait), wait)
+# figure names as plain strings (keys hold plain strings; a StrEnum's .value is several times slower)
+_F = {figure: str(figure) for figure in Figure}
 
 
-def _queue_figures(leg: ContactLeg, queued: int, policy: KpiPolicy, tally: _Tally) -> None:
-    threshold = policy.service_level_threshold_ms(leg.where.channel)
-    tally.add(queued, Figure.QUEUED, 1)
-    if leg.first_response_ms is not None:
-        tally.add(leg.first_response_ms, Figure.FIRST_RESPONSES, 1)
-        tally.add(leg.first_response_ms, Figure.FIRST_RESPONSE_MS, leg.first_response_ms - queued)
-    left = next((getattr(leg, name) for name in _OUTCOMES if getattr(leg, name) is not None), None)
+def _queue_figures(leg: ContactLeg, queued: int, policy: KpiPolicy, qid: str, sums: dict[BucketKey, int]) -> int | None:
+    """Arrival, first response and the way the contact left the queue; returns the wait once it has left."""
+    width = policy.bucket_ms
+    sums[(queued - queued % width, qid, _F[Figure.QUEUED])] = 1
+    first_response = leg.first_response_ms
+    if first_response is not None:
+        bucket = first_response - first_response % width
+        sums[(bucket, qid, _F[Figure.FIRST_RESPONSES])] = 1
+        sums[(bucket, qid, _F[Figure.FIRST_RESPONSE_MS])] = first_response - queued
+    left = leg.answered_ms
     if left is None:
-        return
+        left = leg.abandoned_ms if leg.abandoned_ms is not None else leg.timeout_ms
+        if left is None:
+            return None
     wait = left - queued
-    within = int(wait <= threshold)
-    tally.add(left, Figure.LEFT_QUEUE, 1)
-    tally.add(left, Figure.WAIT_ALL_MS, wait)
-    tally.waited(left, wait)
+    within = int(wait <= policy.service_level_threshold_ms(leg.where.channel))
+    bucket = left - left % width
+    sums[(bucket, qid, _F[Figure.LEFT_QUEUE])] = 1
+    sums[(bucket, qid, _F[Figure.WAIT_ALL_MS])] = wait
     if leg.answered_ms is not None:
-        tally.add(left, Figure.ANSWERED, 1)
-        tally.add(left, Figure.WAIT_ANSWERED_MS, wait)
-        tally.add(left, Figure.ANSWERED_IN_SL, within)
+        sums[(bucket, qid, _F[Figure.ANSWERED])] = 1
+        sums[(bucket, qid, _F[Figure.WAIT_ANSWERED_MS])] = wait
+        sums[(bucket, qid, _F[Figure.ANSWERED_IN_SL])] = within
     elif leg.abandoned_ms is not None and wait < policy.short_abandon_ms:
-        tally.add(left, Figure.SHORT_ABANDONED, 1)
+        sums[(bucket, qid, _F[Figure.SHORT_ABANDONED])] = 1
     elif leg.abandoned_ms is not None:
-        tally.add(left, Figure.ABANDONED, 1)
-        tally.add(left, Figure.ABANDONED_IN_SL, within)
+        sums[(bucket, qid, _F[Figure.ABANDONED])] = 1
+        sums[(bucket, qid, _F[Figure.ABANDONED_IN_SL])] = within
     else:
-        tally.add(left, Figure.TIMED_OUT, 1)
-        tally.add(left, Figure.TIMED_OUT_IN_SL, within)
+        sums[(bucket, qid, _F[Figure.TIMED_OUT])] = 1
+        sums[(bucket, qid, _F[Figure.TIMED_OUT_IN_SL])] = within
+    return wait
 
 
-def _handle_figures(leg: ContactLeg, answered: int, end: int, wrapup: int, *, policy: KpiPolicy, tally: _Tally) -> None:
-    on_hold = hold_ms(leg)
-    tally.add(wrapup, Figure.HANDLED, 1)
-    tally.add(wrapup, Figure.HANDLE_MS, wrapup - answered)
-    tally.add(wrapup, Figure.HOLD_MS, on_hold)
-    tally.add(wrapup, Figure.TALK_MS, end - answered - on_hold)
-    tally.add(wrapup, Figure.WRAPUP_MS, wrapup - end)
+def _handle_figures(
+    leg: ContactLeg, answered: int, end: int, wrapup: int, *, policy: KpiPolicy, qid: str, sums: dict[BucketKey, int]
+) -> None:
+    on_hold = hold_ms(leg) if leg.holds else 0
+    bucket = wrapup - wrapup % policy.bucket_ms
+    sums[(bucket, qid, _F[Figure.HANDLED])] = 1
+    sums[(bucket, qid, _F[Figure.HANDLE_MS])] = wrapup - answered
+    sums[(bucket, qid, _F[Figure.HOLD_MS])] = on_hold
+    sums[(bucket, qid, _F[Figure.TALK_MS])] = end - answered - on_hold
+    sums[(bucket, qid, _F[Figure.WRAPUP_MS])] = wrapup - end
     if policy.per_agent and leg.agent_id is not None:
         agent = agent_key(leg.where.tenant, leg.agent_id)
-        tally.add(wrapup, Figure.HANDLED, 1, owner=agent)
-        tally.add(wrapup, Figure.HANDLE_MS, wrapup - answered, owner=agent)
+        sums[(bucket, agent, _F[Figure.HANDLED])] = 1
+        sums[(bucket, agent, _F[Figure.HANDLE_MS])] = wrapup - answered
 
 
 def contributions(leg: ContactLeg, policy: KpiPolicy) -> tuple[dict[BucketKey, int], dict[BucketKey, int]]:
-    """Everything the leg adds to buckets so far: (additive figures, maximum figures)."""
-    tally = _Tally(leg, policy)
-    if leg.queued_ms is not None:
-        _queue_figures(leg, leg.queued_ms, policy, tally)
+    """Everything the leg adds to buckets so far: (additive figures, maximum figures).
+
+    Each (bucket, owner, figure) gets at most one value from a leg, so the figures are set, not added up.
+    """
+    sums: dict[BucketKey, int] = {}
+    maxima: dict[BucketKey, int] = {}
+    qid = leg.where.qid
+    queued = leg.queued_ms
+    if queued is not None:
+        wait = _queue_figures(leg, queued, policy, qid, sums)
+        if wait is not None:
+            left = queued + wait
+            maxima[(left - left % policy.bucket_ms, qid, _WAIT_MAX_MS)] = wait
     end = leg.end_ms
     if leg.answered_ms is not None and end is not None and leg.wrapup_ms is not None:
-        _handle_figures(leg, leg.answered_ms, end, leg.wrapup_ms, policy=policy, tally=tally)
-    if leg.transferred_ms is not None:
-        tally.add(leg.transferred_ms, Figure.TRANSFERRED, 1)
-    return tally.sums, tally.maxima
+        _handle_figures(leg, leg.answered_ms, end, leg.wrapup_ms, policy=policy, qid=qid, sums=sums)
+    transferred = leg.transferred_ms
+    if transferred is not None:
+        sums[(transferred - transferred % policy.bucket_ms, qid, _F[Figure.TRANSFERRED])] = 1
+    return sums, maxima
 
 
 def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[BucketKey, int]:
