@@ -65,13 +65,22 @@ class ContactPartition(PartitionBase):
         if event.type in contacts.STANDALONE:
             self._apply_standalone(event, changes, touched)
             return
-        leg_id = contacts.leg_key(event.where, event.contact_id)
+        leg_id = f"{event.where.qid}/{event.contact_id}"  # contacts.leg_key, inlined
         existing = self.legs.get(leg_id)
-        before = existing or contacts.ContactLeg(event.where, event.contact_id)
-        if event.event_id in before.event_ids:
+        if existing is None:
+            after = contacts.ContactLeg(event.where, event.contact_id)
+            was_closed = False
+            rejection = contacts.apply_event_in_place(after, event)
+        elif event.event_id in existing.event_ids:
             changes.stats["duplicate"] += 1
             return
-        after, rejection = contacts.apply_event(before, event)
+        else:
+            was_closed = existing.closed
+            if touched.get(leg_id, existing) is not existing:  # made by this batch: nobody else holds it
+                after = existing
+                rejection = contacts.apply_event_in_place(after, event)
+            else:
+                after, rejection = contacts.apply_event(existing, event)
         if rejection is not None:
             changes.reject(offset, key, raw, rejection)
             return
@@ -84,7 +93,7 @@ class ContactPartition(PartitionBase):
         self.legs[leg_id] = after
         # The heap holds, for every leg, an entry no later than the leg's expiry (``_evict`` moves an early
         # one on). Expiry only moves later, except when the leg closes: only a new or closing leg needs one.
-        if existing is None or (after.closed and not existing.closed):
+        if existing is None or (after.closed and not was_closed):
             heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
         self.watermark_ms = max(self.watermark_ms, event.time_ms)
         changes.stats["applied"] += 1

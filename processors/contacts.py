@@ -209,27 +209,42 @@ def _hold_problem(leg: ContactLeg) -> Rejection | None:
 
 def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejection | None]:
     """The leg with ``event`` added, or the unchanged leg and why the event cannot be applied."""
-    if event.type in _SINGLE:
-        attribute = _SINGLE[event.type]
+    candidate = leg.copy()
+    candidate.event_ids = set(leg.event_ids)
+    rejection = apply_event_in_place(candidate, event)
+    return (leg, rejection) if rejection is not None else (candidate, None)
+
+
+def apply_event_in_place(leg: ContactLeg, event: ContactEvent) -> Rejection | None:
+    """Add ``event`` to ``leg`` itself, or leave it as it was and say why the event cannot be applied.
+
+    For a leg only its owner holds (a copy, or one made by the batch being applied): it saves the copy.
+    Fields are replaced, never changed in place (``holds`` gets a new list): a copy shares them."""
+    attribute = _SINGLE.get(event.type)
+    old_holds = leg.holds
+    if attribute is not None:
         if getattr(leg, attribute) is not None:
-            return leg, Rejection(
+            return Rejection(
                 RejectReason.CONFLICTING_EVENT,
                 f"contact {leg.contact_id} already has a {event.type.value} event "
                 f"(id {event.event_id} is a second one)",
             )
-        candidate = leg.copy()
-        setattr(candidate, attribute, event.time_ms)
+        setattr(leg, attribute, event.time_ms)
     else:
         kind = HOLD_START if event.type is _T.HOLD_START else HOLD_END
-        candidate = leg.copy()
-        candidate.holds = sorted([*leg.holds, (event.time_ms, kind, event.event_id)])
+        leg.holds = sorted([*old_holds, (event.time_ms, kind, event.event_id)])
+    old_agent = leg.agent_id
     if event.type is _T.ANSWERED and event.agent_id is not None:
-        candidate.agent_id = event.agent_id
-    if not consistent(candidate):
-        return leg, problem(candidate)
-    candidate.event_ids = {*leg.event_ids, event.event_id}
-    candidate.last_event_ms = max(leg.last_event_ms, event.time_ms)
-    return candidate, None
+        leg.agent_id = event.agent_id
+    if not consistent(leg):
+        rejection = problem(leg)
+        if attribute is not None:
+            setattr(leg, attribute, None)
+        leg.holds, leg.agent_id = old_holds, old_agent
+        return rejection
+    leg.event_ids.add(event.event_id)
+    leg.last_event_ms = max(leg.last_event_ms, event.time_ms)
+    return None
 
 
 def _same_ms_order(starts: int, ends: int, *, on_hold: bool) -> list[int]:
