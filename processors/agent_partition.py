@@ -42,27 +42,33 @@ class AgentPartition(PartitionBase):
             self._apply_event(event, changes, touched)
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
-        timeline = self.timelines.get(event.agent_id)
-        event_ids = self._event_ids.get(event.agent_id)
+        agent_id = event.agent_id
+        timeline = self.timelines.get(agent_id)
+        event_ids = self._event_ids.get(agent_id)
         if event_ids is None:
             transitions = timeline.transitions if timeline else []
-            event_ids = self._event_ids[event.agent_id] = {transition.event_id for transition in transitions}
+            event_ids = self._event_ids[agent_id] = {transition.event_id for transition in transitions}
         if event.event_id in event_ids:
             changes.stats["duplicate"] += 1
             return
         event_ids.add(event.event_id)
-        if event.agent_id not in touched:  # keep the timeline as it was before the batch, change a copy
-            touched[event.agent_id] = timeline
-            timeline = agents.AgentTimeline(event.agent_id, list(timeline.transitions) if timeline else [])
-            self.timelines[event.agent_id] = timeline
+        if agent_id not in touched:  # keep the timeline as it was before the batch, change a copy
+            touched[agent_id] = timeline
+            timeline = agents.AgentTimeline(agent_id, list(timeline.transitions) if timeline else [])
+            self.timelines[agent_id] = timeline
         assert timeline is not None
+        transitions = timeline.transitions
         transition = agents.transition_of(event)
-        at = bisect_right(timeline.transitions, transition)
-        timeline.transitions.insert(at, transition)
-        if at < self._unchanged.get(event.agent_id, at + 1):
-            self._unchanged[event.agent_id] = at
-        self._advance_watermark(event.time_ms)
-        self._prune_at[event.agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
+        if not transitions or transitions[-1].time_ms < event.time_ms:  # the usual case: the newest
+            at = len(transitions)
+            transitions.append(transition)
+        else:
+            at = bisect_right(transitions, transition)
+            transitions.insert(at, transition)
+        if at < self._unchanged.get(agent_id, at + 1):
+            self._unchanged[agent_id] = at
+        self.watermark_ms = max(self.watermark_ms, event.time_ms)
+        self._prune_at[agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:

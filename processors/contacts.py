@@ -83,8 +83,8 @@ class ContactLeg:
     @property
     def waiting_since_ms(self) -> int | None:
         """Queued time while the contact still waits in the queue, else None."""
-        if self.queued_ms is None or any(getattr(self, name) is not None for name in _OUTCOMES):
-            return None
+        if self.answered_ms is not None or self.abandoned_ms is not None or self.timeout_ms is not None:
+            return None  # left the queue: one of _OUTCOMES
         return self.queued_ms
 
     @property
