@@ -390,7 +390,7 @@ def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[Buc
             values[Figure.NPS_DETRACTORS] = int(survey.nps <= 6)
         if survey.ces is not None:
             values |= {Figure.CES_RESPONSES: 1, Figure.CES_SCORE_SUM: survey.ces}
-    return {(bucket, qid, figure.value): value for figure, value in values.items() if value}
+    return {(bucket, qid, _F[figure]): value for figure, value in values.items() if value}
 
 
 STANDALONE = frozenset({_T.RESOLVED, _T.SURVEY})
