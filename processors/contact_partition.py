@@ -171,12 +171,16 @@ class ContactPartition(PartitionBase):
             now = self.legs.get(leg_id)
             was_waiting = first.waiting_since_ms if first is not None else None
             is_waiting = now.waiting_since_ms if now is not None else None
-            qid = "/".join(leg_id.split("/", 3)[:3])
             if is_waiting is not None and was_waiting != is_waiting:
-                changes.waiting_added.setdefault(qid, {})[leg_id] = is_waiting
+                changes.waiting_added.setdefault(_qid_of(leg_id), {})[leg_id] = is_waiting
             elif is_waiting is None and was_waiting is not None:
-                changes.waiting_removed.setdefault(qid, set()).add(leg_id)
+                changes.waiting_removed.setdefault(_qid_of(leg_id), set()).add(leg_id)
             if now is None:
                 changes.records_deleted.add(leg_id)
             else:
                 changes.records_upserted[leg_id] = now.to_json()
+
+
+def _qid_of(leg_id: str) -> str:
+    """The queue id of a leg key (``tenant/queue/channel/contact_id``)."""
+    return "/".join(leg_id.split("/", 3)[:3])
