@@ -69,13 +69,13 @@ class ContactPartition(PartitionBase):
         existing = self.legs.get(leg_id)
         if existing is None:
             after = contacts.ContactLeg(event.where, event.contact_id)
-            was_closed = False
+            closes = False
             rejection = contacts.apply_event_in_place(after, event)
         elif event.event_id in existing.event_ids:
             changes.stats["duplicate"] += 1
             return
         else:
-            was_closed = existing.closed
+            closes = event.type in contacts.CLOSING and not existing.closed
             if touched.get(leg_id, existing) is not existing:  # made by this batch: nobody else holds it
                 after = existing
                 rejection = contacts.apply_event_in_place(after, event)
@@ -93,7 +93,7 @@ class ContactPartition(PartitionBase):
         self.legs[leg_id] = after
         # The heap holds, for every leg, an entry no later than the leg's expiry (``_evict`` moves an early
         # one on). Expiry only moves later, except when the leg closes: only a new or closing leg needs one.
-        if existing is None or (after.closed and not was_closed):
+        if existing is None or closes:
             heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
         self.watermark_ms = max(self.watermark_ms, event.time_ms)
         changes.stats["applied"] += 1

@@ -394,3 +394,4 @@ def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[Buc
 
 
 STANDALONE = frozenset({_T.RESOLVED, _T.SURVEY})
+CLOSING = frozenset({_T.ABANDONED, _T.TIMEOUT, _T.WRAPUP_ENDED})  # the events that make a leg ``closed``
