@@ -16,6 +16,8 @@ from processors.events import (
 from processors.figures import KpiPolicy
 from processors.partition_base import SEEN_PREFIX, PartitionBase
 
+_SETTLED: Any = object()  # what ``_unsettled`` gives for a leg the batch has not changed since it was settled
+
 
 class ContactPartition(PartitionBase):
     """Contact legs of one partition of the contacts topic."""
@@ -150,9 +152,9 @@ class ContactPartition(PartitionBase):
         Contributions are a function of the leg's events, so the per-event differences telescope: one
         difference per leg per batch (and at eviction) gives the same sums, and the maxima of the states
         the stored figures ever showed."""
-        if leg_id not in self._unsettled:
+        first = self._unsettled.pop(leg_id, _SETTLED)
+        if first is _SETTLED:
             return
-        first = self._unsettled.pop(leg_id)
         sums_before, max_before = contacts.contributions(first, self.policy) if first is not None else ({}, {})
         sums_after, max_after = contacts.contributions(now, self.policy)
         changes.add_sums(sums_before, sums_after)
