@@ -8,8 +8,9 @@ are pruned (their contributions are final) except the newest of them, which stil
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from processors.events import AgentEvent, AgentState, QueueRef
@@ -79,10 +80,13 @@ def add_transition(timeline: AgentTimeline, event: AgentEvent) -> AgentTimeline:
     return copy
 
 
+_TIME = attrgetter("time_ms")
+
+
 def prune(timeline: AgentTimeline, horizon_ms: int) -> AgentTimeline:
     """Drop transitions before ``horizon_ms``, keeping the newest of them and the start of its stretch
     in ``available`` (a later contact still needs to know when that idle stretch began)."""
-    keep_from = sum(1 for t in timeline.transitions if t.time_ms < horizon_ms) - 1
+    keep_from = bisect_left(timeline.transitions, horizon_ms, key=_TIME) - 1  # in time order: those before
     while keep_from > 0 and _both_available(timeline.transitions[keep_from - 1], timeline.transitions[keep_from]):
         keep_from -= 1
     if keep_from <= 0:
