@@ -38,8 +38,11 @@ class AgentPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_agent_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
-        if self._admit(event, offset, key, raw, changes) and not isinstance(event, Rejection):
-            self._apply_event(event, changes, touched)
+        # ``_admit`` only for what may be dead-lettered: the usual case (valid, in time) goes without a call
+        doubtful = isinstance(event, Rejection) or event.time_ms < self.watermark_ms - self.policy.allowed_lateness_ms
+        if (doubtful and not self._admit(event, offset, key, raw, changes)) or isinstance(event, Rejection):
+            return
+        self._apply_event(event, changes, touched)
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
         agent_id = event.agent_id

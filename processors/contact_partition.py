@@ -51,8 +51,11 @@ class ContactPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_contact_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
-        if self._admit(event, offset, key, raw, changes) and not isinstance(event, Rejection):
-            self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
+        # ``_admit`` only for what may be dead-lettered: the usual case (valid, in time) goes without a call
+        doubtful = isinstance(event, Rejection) or event.time_ms < self.watermark_ms - self.policy.allowed_lateness_ms
+        if (doubtful and not self._admit(event, offset, key, raw, changes)) or isinstance(event, Rejection):
+            return
+        self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
 
     def _apply_event(
         self,
@@ -69,6 +72,7 @@ class ContactPartition(PartitionBase):
             return
         leg_id = f"{event.where.qid}/{event.contact_id}"  # contacts.leg_key, inlined
         existing = self.legs.get(leg_id)
+        owned = False  # whether the leg is this batch's own copy: changed in place, already in its books
         if existing is None:
             after = contacts.ContactLeg(event.where, event.contact_id)
             closes = False
@@ -78,7 +82,8 @@ class ContactPartition(PartitionBase):
             return
         else:
             closes = event.type in contacts.CLOSING and not existing.closed
-            if touched.get(leg_id, existing) is not existing:  # made by this batch: nobody else holds it
+            owned = touched.get(leg_id, existing) is not existing  # made by this batch: nobody else holds it
+            if owned:
                 after = existing
                 rejection = contacts.apply_event_in_place(after, event)
             else:
@@ -86,13 +91,14 @@ class ContactPartition(PartitionBase):
         if rejection is not None:
             changes.reject(offset, key, raw, rejection)
             return
-        if leg_id not in touched:
-            touched[leg_id] = existing
-        if leg_id not in self._unsettled:
-            self._unsettled[leg_id] = existing
+        if not owned:
+            if leg_id not in touched:
+                touched[leg_id] = existing
+            if leg_id not in self._unsettled:
+                self._unsettled[leg_id] = existing
+            self.legs[leg_id] = after
         if event.type is ContactEventType.QUEUED:
             self._forward(event, customers.CONTACT, changes)
-        self.legs[leg_id] = after
         # The heap holds, for every leg, an entry no later than the leg's expiry (``_evict`` moves an early
         # one on). Expiry only moves later, except when the leg closes: only a new or closing leg needs one.
         if existing is None or closes:
