@@ -124,10 +124,10 @@ class ContactPartition(PartitionBase):
         changes.add_sums({}, contacts.standalone_contributions(event, self.policy))
         if event.type is ContactEventType.RESOLVED:
             self._forward(event, customers.RESOLUTION, changes)
-        self.seen[record_key] = event.time_ms + self.policy.allowed_lateness_ms
-        heapq.heappush(self._expiry, (self.seen[record_key], record_key))
+        expires_at = self.seen[record_key] = event.time_ms + self.policy.allowed_lateness_ms
+        heapq.heappush(self._expiry, (expires_at, record_key))
         touched[record_key] = None
-        self._advance_watermark(event.time_ms)
+        self.watermark_ms = max(self.watermark_ms, event.time_ms)
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
