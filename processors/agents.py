@@ -47,7 +47,7 @@ class AgentTimeline:
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.agent_id,
-            "tr": [[t.time_ms, t.event_id, t.state.value, t.qid, t.reason, list(t.members)] for t in self.transitions],
+            "tr": [[t.time_ms, t.event_id, str(t.state), t.qid, t.reason, list(t.members)] for t in self.transitions],
         }
 
     @classmethod
@@ -165,7 +165,7 @@ def live_state(timeline: AgentTimeline) -> dict[str, Any] | None:
         return None
     return {
         "t": current.qid,
-        "s": current.state.value,
+        "s": str(current.state),
         "r": current.reason,
         "since": current.time_ms,
         "m": list(current.members or (current.qid,)),
