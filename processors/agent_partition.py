@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right
 from typing import Any
 
 from processors import agents
@@ -31,32 +31,47 @@ class AgentPartition(PartitionBase):
         self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
         self._prune_at: dict[str, int] = {}  # agents changed by the batch -> the horizon after their last event
         self._event_ids: dict[str, set[str]] = {}  # agents changed by the batch -> the ids of their transitions
+        # agents changed by the batch -> how many of their first transitions the batch left as they were
+        self._unchanged: dict[str, int] = {}
 
     def _apply_one(
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_agent_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
-        if self._admit(event, offset, key, raw, changes) and not isinstance(event, Rejection):
-            self._apply_event(event, changes, touched)
+        # ``_admit`` only for what may be dead-lettered: the usual case (valid, in time) goes without a call
+        doubtful = isinstance(event, Rejection) or event.time_ms < self.watermark_ms - self.policy.allowed_lateness_ms
+        if (doubtful and not self._admit(event, offset, key, raw, changes)) or isinstance(event, Rejection):
+            return
+        self._apply_event(event, changes, touched)
 
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
-        timeline = self.timelines.get(event.agent_id)
-        event_ids = self._event_ids.get(event.agent_id)
+        agent_id = event.agent_id
+        timeline = self.timelines.get(agent_id)
+        event_ids = self._event_ids.get(agent_id)
         if event_ids is None:
             transitions = timeline.transitions if timeline else []
-            event_ids = self._event_ids[event.agent_id] = {transition.event_id for transition in transitions}
+            event_ids = self._event_ids[agent_id] = {transition.event_id for transition in transitions}
         if event.event_id in event_ids:
             changes.stats["duplicate"] += 1
             return
         event_ids.add(event.event_id)
-        if event.agent_id not in touched:  # keep the timeline as it was before the batch, change a copy
-            touched[event.agent_id] = timeline
-            timeline = agents.AgentTimeline(event.agent_id, list(timeline.transitions) if timeline else [])
-            self.timelines[event.agent_id] = timeline
+        if agent_id not in touched:  # keep the timeline as it was before the batch, change a copy
+            touched[agent_id] = timeline
+            timeline = agents.AgentTimeline(agent_id, list(timeline.transitions) if timeline else [])
+            self.timelines[agent_id] = timeline
         assert timeline is not None
-        insort(timeline.transitions, agents.transition_of(event))
-        self._advance_watermark(event.time_ms)
-        self._prune_at[event.agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
+        transitions = timeline.transitions
+        transition = agents.transition_of(event)
+        if not transitions or transitions[-1].time_ms < event.time_ms:  # the usual case: the newest
+            at = len(transitions)
+            transitions.append(transition)
+        else:
+            at = bisect_right(transitions, transition)
+            transitions.insert(at, transition)
+        if at < self._unchanged.get(agent_id, at + 1):
+            self._unchanged[agent_id] = at
+        self.watermark_ms = max(self.watermark_ms, event.time_ms)
+        self._prune_at[agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
@@ -65,15 +80,18 @@ class AgentPartition(PartitionBase):
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         """One difference per changed timeline: its contributions now minus before the batch.
 
-        Contributions are a function of the transitions, so the per-event differences telescope. Pruning
+        Contributions are a function of the transitions, so the per-event differences telescope; what the
+        transitions before the batch's first insertion contribute is the same before and after, so only the
+        rest is computed (``agents.contributions``' ``start``). Pruning
         waits for the end of the batch: what it drops is older than every event the batch could still
         admit, so pruning later changes no figure. Each timeline is pruned at the horizon of its own last
         event, so what is stored does not depend on where batches are cut either."""
         self._event_ids.clear()
         for agent_id, first in touched.items():
             timeline = self.timelines[agent_id]
-            before = agents.contributions(first, self.policy) if first is not None else {}
-            changes.add_sums(before, agents.contributions(timeline, self.policy))
+            start = self._unchanged.pop(agent_id)
+            before = agents.contributions(first, self.policy, start) if first is not None else {}
+            changes.add_sums(before, agents.contributions(timeline, self.policy, start))
             timeline = self.timelines[agent_id] = agents.prune(timeline, self._prune_at.pop(agent_id))
             changes.records_upserted[agent_id] = timeline.to_json()
             live = agents.live_state(timeline)

@@ -8,14 +8,14 @@ are pruned (their contributions are final) except the newest of them, which stil
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from itertools import pairwise
+from operator import attrgetter
 from typing import Any
 
 from processors.events import AgentEvent, AgentState, QueueRef
 from processors.figures import BucketKey, Figure, KpiPolicy, agent_key, state_figure
-from processors.windows import bucket_start, split_by_bucket
+from processors.windows import bucket_start
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -47,7 +47,7 @@ class AgentTimeline:
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.agent_id,
-            "tr": [[t.time_ms, t.event_id, t.state.value, t.qid, t.reason, list(t.members)] for t in self.transitions],
+            "tr": [[t.time_ms, t.event_id, str(t.state), t.qid, t.reason, list(t.members)] for t in self.transitions],
         }
 
     @classmethod
@@ -80,10 +80,13 @@ def add_transition(timeline: AgentTimeline, event: AgentEvent) -> AgentTimeline:
     return copy
 
 
+_TIME = attrgetter("time_ms")
+
+
 def prune(timeline: AgentTimeline, horizon_ms: int) -> AgentTimeline:
     """Drop transitions before ``horizon_ms``, keeping the newest of them and the start of its stretch
     in ``available`` (a later contact still needs to know when that idle stretch began)."""
-    keep_from = sum(1 for t in timeline.transitions if t.time_ms < horizon_ms) - 1
+    keep_from = bisect_left(timeline.transitions, horizon_ms, key=_TIME) - 1  # in time order: those before
     while keep_from > 0 and _both_available(timeline.transitions[keep_from - 1], timeline.transitions[keep_from]):
         keep_from -= 1
     if keep_from <= 0:
@@ -98,7 +101,7 @@ def _both_available(first: Transition, second: Transition) -> bool:
 _IDLE_GAPS, _IDLE_MS = Figure.IDLE_GAPS.value, Figure.IDLE_MS.value
 
 
-def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey, int]:
+def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) -> dict[BucketKey, int]:
     """Idle gaps between contacts and time in each state, as (bucket, qid, figure) sums.
 
     A gap runs from the first of consecutive ``available`` transitions (an agent may re-announce it, say
@@ -106,9 +109,14 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
     state runs from its transition to the next one, cut at bucket edges, under the queue of the transition
     that began it; the current state is not counted here (the exporter adds it up to the scrape).
     With ``policy.per_agent`` every figure is also kept under the agent's own key.
+
+    With ``start`` > 0, only what ends at a transition from index ``start`` on (the stretches ending there
+    and the gaps closed there): the rest is the same for every timeline whose first ``start`` transitions
+    are these, so the difference of two such timelines' contributions is that of these parts.
     """
     sums: dict[BucketKey, int] = {}
     owners_of: dict[str, tuple[str, ...]] = {}
+    bucket_ms = policy.bucket_ms
 
     def add(bucket: int, qid: str, figure: str, value: int) -> None:
         owners = owners_of.get(qid)
@@ -119,18 +127,31 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy) -> dict[BucketKey,
             key = (bucket, owner, figure)
             sums[key] = sums.get(key, 0) + value
 
-    idle_since: int | None = None
-    for before, after in pairwise(timeline.transitions):
+    transitions = timeline.transitions
+    if not transitions:
+        return sums
+    before = transitions[max(start - 1, 0)]
+    for after in transitions[max(start, 1) :]:
         if before.state is not AgentState.OFFLINE:
             figure = state_figure(str(before.state))  # str() of a StrEnum is its value, faster than .value
-            for bucket, spent in split_by_bucket(before.time_ms, after.time_ms, policy.bucket_ms):
-                add(bucket, before.qid, figure, spent)
-    for transition in timeline.transitions:
+            at, end = before.time_ms, after.time_ms
+            while at < end:  # split_by_bucket, inlined
+                bucket = at - at % bucket_ms
+                piece_end = min(end, bucket + bucket_ms)
+                add(bucket, before.qid, figure, piece_end - at)
+                at = piece_end
+        before = after
+    idle_since: int | None = None
+    for transition in reversed(transitions[:start]):  # the idle stretch running into ``start``, if any
+        if transition.state is not AgentState.AVAILABLE:
+            break
+        idle_since = transition.time_ms
+    for transition in transitions[start:]:
         if transition.state is AgentState.AVAILABLE:
             idle_since = transition.time_ms if idle_since is None else idle_since
             continue
         if transition.state is AgentState.ON_CONTACT and idle_since is not None:
-            bucket = bucket_start(transition.time_ms, policy.bucket_ms)
+            bucket = bucket_start(transition.time_ms, bucket_ms)
             add(bucket, transition.qid, _IDLE_GAPS, 1)
             add(bucket, transition.qid, _IDLE_MS, transition.time_ms - idle_since)
         idle_since = None
@@ -144,7 +165,7 @@ def live_state(timeline: AgentTimeline) -> dict[str, Any] | None:
         return None
     return {
         "t": current.qid,
-        "s": current.state.value,
+        "s": str(current.state),
         "r": current.reason,
         "since": current.time_ms,
         "m": list(current.members or (current.qid,)),

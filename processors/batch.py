@@ -43,6 +43,11 @@ class BatchChanges:
     def add_sums(self, before: dict[BucketKey, int], after: dict[BucketKey, int]) -> None:
         """Add ``after - before`` to the batch's sums."""
         sums = self.sums
+        if not before:  # a new leg or timeline, a standalone event: the usual case
+            for key, value in after.items():
+                if value:
+                    sums[key] = sums.get(key, 0) + value
+            return
         for key, value in after.items():
             delta = value - before.get(key, 0)
             if delta:

@@ -16,6 +16,8 @@ from processors.events import (
 from processors.figures import KpiPolicy
 from processors.partition_base import SEEN_PREFIX, PartitionBase
 
+_SETTLED: Any = object()  # what ``_unsettled`` gives for a leg the batch has not changed since it was settled
+
 
 class ContactPartition(PartitionBase):
     """Contact legs of one partition of the contacts topic."""
@@ -49,8 +51,11 @@ class ContactPartition(PartitionBase):
         self, offset: int, key: bytes | None, raw: bytes, changes: BatchChanges, touched: dict[str, Any]
     ) -> None:
         event = decode_contact_event(raw, limits=self.policy.limits, now_ms=self.now_ms)
-        if self._admit(event, offset, key, raw, changes) and not isinstance(event, Rejection):
-            self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
+        # ``_admit`` only for what may be dead-lettered: the usual case (valid, in time) goes without a call
+        doubtful = isinstance(event, Rejection) or event.time_ms < self.watermark_ms - self.policy.allowed_lateness_ms
+        if (doubtful and not self._admit(event, offset, key, raw, changes)) or isinstance(event, Rejection):
+            return
+        self._apply_event(event, offset=offset, key=key, raw=raw, changes=changes, touched=touched)
 
     def _apply_event(
         self,
@@ -65,26 +70,38 @@ class ContactPartition(PartitionBase):
         if event.type in contacts.STANDALONE:
             self._apply_standalone(event, changes, touched)
             return
-        leg_id = contacts.leg_key(event.where, event.contact_id)
+        leg_id = f"{event.where.qid}/{event.contact_id}"  # contacts.leg_key, inlined
         existing = self.legs.get(leg_id)
-        before = existing or contacts.ContactLeg(event.where, event.contact_id)
-        if event.event_id in before.event_ids:
+        owned = False  # whether the leg is this batch's own copy: changed in place, already in its books
+        if existing is None:
+            after = contacts.ContactLeg(event.where, event.contact_id)
+            closes = False
+            rejection = contacts.apply_event_in_place(after, event)
+        elif event.event_id in existing.event_ids:
             changes.stats["duplicate"] += 1
             return
-        after, rejection = contacts.apply_event(before, event)
+        else:
+            closes = event.type in contacts.CLOSING and not existing.closed
+            owned = touched.get(leg_id, existing) is not existing  # made by this batch: nobody else holds it
+            if owned:
+                after = existing
+                rejection = contacts.apply_event_in_place(after, event)
+            else:
+                after, rejection = contacts.apply_event(existing, event)
         if rejection is not None:
             changes.reject(offset, key, raw, rejection)
             return
-        if leg_id not in touched:
-            touched[leg_id] = existing
-        if leg_id not in self._unsettled:
-            self._unsettled[leg_id] = existing
+        if not owned:
+            if leg_id not in touched:
+                touched[leg_id] = existing
+            if leg_id not in self._unsettled:
+                self._unsettled[leg_id] = existing
+            self.legs[leg_id] = after
         if event.type is ContactEventType.QUEUED:
             self._forward(event, customers.CONTACT, changes)
-        self.legs[leg_id] = after
         # The heap holds, for every leg, an entry no later than the leg's expiry (``_evict`` moves an early
         # one on). Expiry only moves later, except when the leg closes: only a new or closing leg needs one.
-        if existing is None or (after.closed and not existing.closed):
+        if existing is None or closes:
             heapq.heappush(self._expiry, (self._expires_at(after), leg_id))
         self.watermark_ms = max(self.watermark_ms, event.time_ms)
         changes.stats["applied"] += 1
@@ -107,10 +124,10 @@ class ContactPartition(PartitionBase):
         changes.add_sums({}, contacts.standalone_contributions(event, self.policy))
         if event.type is ContactEventType.RESOLVED:
             self._forward(event, customers.RESOLUTION, changes)
-        self.seen[record_key] = event.time_ms + self.policy.allowed_lateness_ms
-        heapq.heappush(self._expiry, (self.seen[record_key], record_key))
+        expires_at = self.seen[record_key] = event.time_ms + self.policy.allowed_lateness_ms
+        heapq.heappush(self._expiry, (expires_at, record_key))
         touched[record_key] = None
-        self._advance_watermark(event.time_ms)
+        self.watermark_ms = max(self.watermark_ms, event.time_ms)
         changes.stats["applied"] += 1
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
@@ -141,9 +158,9 @@ class ContactPartition(PartitionBase):
         Contributions are a function of the leg's events, so the per-event differences telescope: one
         difference per leg per batch (and at eviction) gives the same sums, and the maxima of the states
         the stored figures ever showed."""
-        if leg_id not in self._unsettled:
+        first = self._unsettled.pop(leg_id, _SETTLED)
+        if first is _SETTLED:
             return
-        first = self._unsettled.pop(leg_id)
         sums_before, max_before = contacts.contributions(first, self.policy) if first is not None else ({}, {})
         sums_after, max_after = contacts.contributions(now, self.policy)
         changes.add_sums(sums_before, sums_after)
@@ -162,12 +179,16 @@ class ContactPartition(PartitionBase):
             now = self.legs.get(leg_id)
             was_waiting = first.waiting_since_ms if first is not None else None
             is_waiting = now.waiting_since_ms if now is not None else None
-            qid = "/".join(leg_id.split("/", 3)[:3])
             if is_waiting is not None and was_waiting != is_waiting:
-                changes.waiting_added.setdefault(qid, {})[leg_id] = is_waiting
+                changes.waiting_added.setdefault(_qid_of(leg_id), {})[leg_id] = is_waiting
             elif is_waiting is None and was_waiting is not None:
-                changes.waiting_removed.setdefault(qid, set()).add(leg_id)
+                changes.waiting_removed.setdefault(_qid_of(leg_id), set()).add(leg_id)
             if now is None:
                 changes.records_deleted.add(leg_id)
             else:
                 changes.records_upserted[leg_id] = now.to_json()
+
+
+def _qid_of(leg_id: str) -> str:
+    """The queue id of a leg key (``tenant/queue/channel/contact_id``)."""
+    return "/".join(leg_id.split("/", 3)[:3])

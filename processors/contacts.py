@@ -83,8 +83,8 @@ class ContactLeg:
     @property
     def waiting_since_ms(self) -> int | None:
         """Queued time while the contact still waits in the queue, else None."""
-        if self.queued_ms is None or any(getattr(self, name) is not None for name in _OUTCOMES):
-            return None
+        if self.answered_ms is not None or self.abandoned_ms is not None or self.timeout_ms is not None:
+            return None  # left the queue: one of _OUTCOMES
         return self.queued_ms
 
     @property
@@ -209,27 +209,42 @@ def _hold_problem(leg: ContactLeg) -> Rejection | None:
 
 def apply_event(leg: ContactLeg, event: ContactEvent) -> tuple[ContactLeg, Rejection | None]:
     """The leg with ``event`` added, or the unchanged leg and why the event cannot be applied."""
-    if event.type in _SINGLE:
-        attribute = _SINGLE[event.type]
+    candidate = leg.copy()
+    candidate.event_ids = set(leg.event_ids)
+    rejection = apply_event_in_place(candidate, event)
+    return (leg, rejection) if rejection is not None else (candidate, None)
+
+
+def apply_event_in_place(leg: ContactLeg, event: ContactEvent) -> Rejection | None:
+    """Add ``event`` to ``leg`` itself, or leave it as it was and say why the event cannot be applied.
+
+    For a leg only its owner holds (a copy, or one made by the batch being applied): it saves the copy.
+    Fields are replaced, never changed in place (``holds`` gets a new list): a copy shares them."""
+    attribute = _SINGLE.get(event.type)
+    old_holds = leg.holds
+    if attribute is not None:
         if getattr(leg, attribute) is not None:
-            return leg, Rejection(
+            return Rejection(
                 RejectReason.CONFLICTING_EVENT,
                 f"contact {leg.contact_id} already has a {event.type.value} event "
                 f"(id {event.event_id} is a second one)",
             )
-        candidate = leg.copy()
-        setattr(candidate, attribute, event.time_ms)
+        setattr(leg, attribute, event.time_ms)
     else:
         kind = HOLD_START if event.type is _T.HOLD_START else HOLD_END
-        candidate = leg.copy()
-        candidate.holds = sorted([*leg.holds, (event.time_ms, kind, event.event_id)])
+        leg.holds = sorted([*old_holds, (event.time_ms, kind, event.event_id)])
+    old_agent = leg.agent_id
     if event.type is _T.ANSWERED and event.agent_id is not None:
-        candidate.agent_id = event.agent_id
-    if not consistent(candidate):
-        return leg, problem(candidate)
-    candidate.event_ids = {*leg.event_ids, event.event_id}
-    candidate.last_event_ms = max(leg.last_event_ms, event.time_ms)
-    return candidate, None
+        leg.agent_id = event.agent_id
+    if not consistent(leg):
+        rejection = problem(leg)
+        if attribute is not None:
+            setattr(leg, attribute, None)
+        leg.holds, leg.agent_id = old_holds, old_agent
+        return rejection
+    leg.event_ids.add(event.event_id)
+    leg.last_event_ms = max(leg.last_event_ms, event.time_ms)
+    return None
 
 
 def _same_ms_order(starts: int, ends: int, *, on_hold: bool) -> list[int]:
@@ -281,77 +296,81 @@ def hold_ms(leg: ContactLeg) -> int:
     return total
 
 
-class _Tally:
-    """Collects one leg's contributions, bucketed by the time that completes each figure."""
-
-    def __init__(self, leg: ContactLeg, policy: KpiPolicy) -> None:
-        self.qid = leg.where.qid
-        self.bucket_ms = policy.bucket_ms
-        self.sums: dict[BucketKey, int] = {}
-        self.maxima: dict[BucketKey, int] = {}
-
-    def add(self, at: int, figure: Figure, value: int, owner: str | None = None) -> None:
-        # str(): the plain value (keys hold plain strings; a StrEnum's .value is several times slower)
-        key = (at - at % self.bucket_ms, owner or self.qid, str(figure))
-        self.sums[key] = self.sums.get(key, 0) + value
-
-    def waited(self, at: int, wait: int) -> None:
-        key = (at - at % self.bucket_ms, self.qid, _WAIT_MAX_MS)
-        self.maxima[key] = max(self.maxima.get(key, wait), wait)
+# figure names as plain strings (keys hold plain strings; a StrEnum's .value is several times slower)
+_F = {figure: str(figure) for figure in Figure}
 
 
-def _queue_figures(leg: ContactLeg, queued: int, policy: KpiPolicy, tally: _Tally) -> None:
-    threshold = policy.service_level_threshold_ms(leg.where.channel)
-    tally.add(queued, Figure.QUEUED, 1)
-    if leg.first_response_ms is not None:
-        tally.add(leg.first_response_ms, Figure.FIRST_RESPONSES, 1)
-        tally.add(leg.first_response_ms, Figure.FIRST_RESPONSE_MS, leg.first_response_ms - queued)
-    left = next((getattr(leg, name) for name in _OUTCOMES if getattr(leg, name) is not None), None)
+def _queue_figures(leg: ContactLeg, queued: int, policy: KpiPolicy, qid: str, sums: dict[BucketKey, int]) -> int | None:
+    """Arrival, first response and the way the contact left the queue; returns the wait once it has left."""
+    width = policy.bucket_ms
+    sums[(queued - queued % width, qid, _F[Figure.QUEUED])] = 1
+    first_response = leg.first_response_ms
+    if first_response is not None:
+        bucket = first_response - first_response % width
+        sums[(bucket, qid, _F[Figure.FIRST_RESPONSES])] = 1
+        sums[(bucket, qid, _F[Figure.FIRST_RESPONSE_MS])] = first_response - queued
+    left = leg.answered_ms
     if left is None:
-        return
+        left = leg.abandoned_ms if leg.abandoned_ms is not None else leg.timeout_ms
+        if left is None:
+            return None
     wait = left - queued
-    within = int(wait <= threshold)
-    tally.add(left, Figure.LEFT_QUEUE, 1)
-    tally.add(left, Figure.WAIT_ALL_MS, wait)
-    tally.waited(left, wait)
+    within = int(wait <= policy.service_level_threshold_ms(leg.where.channel))
+    bucket = left - left % width
+    sums[(bucket, qid, _F[Figure.LEFT_QUEUE])] = 1
+    sums[(bucket, qid, _F[Figure.WAIT_ALL_MS])] = wait
     if leg.answered_ms is not None:
-        tally.add(left, Figure.ANSWERED, 1)
-        tally.add(left, Figure.WAIT_ANSWERED_MS, wait)
-        tally.add(left, Figure.ANSWERED_IN_SL, within)
+        sums[(bucket, qid, _F[Figure.ANSWERED])] = 1
+        sums[(bucket, qid, _F[Figure.WAIT_ANSWERED_MS])] = wait
+        sums[(bucket, qid, _F[Figure.ANSWERED_IN_SL])] = within
     elif leg.abandoned_ms is not None and wait < policy.short_abandon_ms:
-        tally.add(left, Figure.SHORT_ABANDONED, 1)
+        sums[(bucket, qid, _F[Figure.SHORT_ABANDONED])] = 1
     elif leg.abandoned_ms is not None:
-        tally.add(left, Figure.ABANDONED, 1)
-        tally.add(left, Figure.ABANDONED_IN_SL, within)
+        sums[(bucket, qid, _F[Figure.ABANDONED])] = 1
+        sums[(bucket, qid, _F[Figure.ABANDONED_IN_SL])] = within
     else:
-        tally.add(left, Figure.TIMED_OUT, 1)
-        tally.add(left, Figure.TIMED_OUT_IN_SL, within)
+        sums[(bucket, qid, _F[Figure.TIMED_OUT])] = 1
+        sums[(bucket, qid, _F[Figure.TIMED_OUT_IN_SL])] = within
+    return wait
 
 
-def _handle_figures(leg: ContactLeg, answered: int, end: int, wrapup: int, *, policy: KpiPolicy, tally: _Tally) -> None:
-    on_hold = hold_ms(leg)
-    tally.add(wrapup, Figure.HANDLED, 1)
-    tally.add(wrapup, Figure.HANDLE_MS, wrapup - answered)
-    tally.add(wrapup, Figure.HOLD_MS, on_hold)
-    tally.add(wrapup, Figure.TALK_MS, end - answered - on_hold)
-    tally.add(wrapup, Figure.WRAPUP_MS, wrapup - end)
+def _handle_figures(
+    leg: ContactLeg, answered: int, end: int, wrapup: int, *, policy: KpiPolicy, qid: str, sums: dict[BucketKey, int]
+) -> None:
+    on_hold = hold_ms(leg) if leg.holds else 0
+    bucket = wrapup - wrapup % policy.bucket_ms
+    sums[(bucket, qid, _F[Figure.HANDLED])] = 1
+    sums[(bucket, qid, _F[Figure.HANDLE_MS])] = wrapup - answered
+    sums[(bucket, qid, _F[Figure.HOLD_MS])] = on_hold
+    sums[(bucket, qid, _F[Figure.TALK_MS])] = end - answered - on_hold
+    sums[(bucket, qid, _F[Figure.WRAPUP_MS])] = wrapup - end
     if policy.per_agent and leg.agent_id is not None:
         agent = agent_key(leg.where.tenant, leg.agent_id)
-        tally.add(wrapup, Figure.HANDLED, 1, owner=agent)
-        tally.add(wrapup, Figure.HANDLE_MS, wrapup - answered, owner=agent)
+        sums[(bucket, agent, _F[Figure.HANDLED])] = 1
+        sums[(bucket, agent, _F[Figure.HANDLE_MS])] = wrapup - answered
 
 
 def contributions(leg: ContactLeg, policy: KpiPolicy) -> tuple[dict[BucketKey, int], dict[BucketKey, int]]:
-    """Everything the leg adds to buckets so far: (additive figures, maximum figures)."""
-    tally = _Tally(leg, policy)
-    if leg.queued_ms is not None:
-        _queue_figures(leg, leg.queued_ms, policy, tally)
+    """Everything the leg adds to buckets so far: (additive figures, maximum figures).
+
+    Each (bucket, owner, figure) gets at most one value from a leg, so the figures are set, not added up.
+    """
+    sums: dict[BucketKey, int] = {}
+    maxima: dict[BucketKey, int] = {}
+    qid = leg.where.qid
+    queued = leg.queued_ms
+    if queued is not None:
+        wait = _queue_figures(leg, queued, policy, qid, sums)
+        if wait is not None:
+            left = queued + wait
+            maxima[(left - left % policy.bucket_ms, qid, _WAIT_MAX_MS)] = wait
     end = leg.end_ms
     if leg.answered_ms is not None and end is not None and leg.wrapup_ms is not None:
-        _handle_figures(leg, leg.answered_ms, end, leg.wrapup_ms, policy=policy, tally=tally)
-    if leg.transferred_ms is not None:
-        tally.add(leg.transferred_ms, Figure.TRANSFERRED, 1)
-    return tally.sums, tally.maxima
+        _handle_figures(leg, leg.answered_ms, end, leg.wrapup_ms, policy=policy, qid=qid, sums=sums)
+    transferred = leg.transferred_ms
+    if transferred is not None:
+        sums[(transferred - transferred % policy.bucket_ms, qid, _F[Figure.TRANSFERRED])] = 1
+    return sums, maxima
 
 
 def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[BucketKey, int]:
@@ -371,7 +390,8 @@ def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[Buc
             values[Figure.NPS_DETRACTORS] = int(survey.nps <= 6)
         if survey.ces is not None:
             values |= {Figure.CES_RESPONSES: 1, Figure.CES_SCORE_SUM: survey.ces}
-    return {(bucket, qid, figure.value): value for figure, value in values.items() if value}
+    return {(bucket, qid, _F[figure]): value for figure, value in values.items() if value}
 
 
 STANDALONE = frozenset({_T.RESOLVED, _T.SURVEY})
+CLOSING = frozenset({_T.ABANDONED, _T.TIMEOUT, _T.WRAPUP_ENDED})  # the events that make a leg ``closed``

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
@@ -159,9 +160,12 @@ class AgentEvent:
 
     @property
     def member_qids(self) -> tuple[str, ...]:
-        names = self.queues or (self.where.queue,)
-        tenant, channel = self.where.tenant, self.where.channel
-        return tuple(f"{tenant}/{name}/{channel}" for name in names)  # QueueRef.qid of each
+        return _qids(self.where.tenant, self.where.channel, self.queues or (self.where.queue,))
+
+
+@lru_cache(maxsize=4096)  # an agent's membership comes again with each of its events
+def _qids(tenant: str, channel: Channel, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{tenant}/{name}/{channel}" for name in names)  # QueueRef.qid of each
 
 
 class _Invalid(Exception):

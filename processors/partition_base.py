@@ -50,6 +50,7 @@ class PartitionBase:
         self.now_ms = now_ms
         changes = BatchChanges(last_offset=-1, watermark_ms=self.watermark_ms)
         touched: dict[str, Any] = {}
+        expiry = self._expiry
         for offset, key, raw in records:
             if offset <= self.offset:
                 continue
@@ -62,7 +63,9 @@ class PartitionBase:
             for index, element in elements:
                 changes.element_index = index
                 self._apply_one(offset, key, element, changes, touched)
-                self._evict(changes, touched)  # after every event, so the result does not depend on batching
+                # after every event, so the result does not depend on batching (only when something expired)
+                if expiry and expiry[0][0] < self.watermark_ms:
+                    self._evict(changes, touched)
             changes.element_index = None
         if changes.last_offset >= 0:
             self._finish(changes, touched)
@@ -96,6 +99,7 @@ class PartitionBase:
         raise NotImplementedError
 
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
+        """Drop what expired: called after an event when the first entry of ``_expiry`` is before the watermark."""
         raise NotImplementedError
 
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ the offsets in it that are already applied are skipped, so nothing is counted tw
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, tzinfo
 from enum import Enum
 from typing import Any
@@ -124,8 +123,8 @@ class PartitionStore:
         for bucket in bucket_sums.keys() | bucket_maxima.keys():
             periods[bucket] = self._granularities(keys, bucket)
         # (sums key, maxima key, ttl) -> field -> delta (or maximum), summed over the buckets of the period
-        sums = _merge(bucket_sums, periods, lambda old, new: old + new)
-        maxima = _merge(bucket_maxima, periods, max)
+        sums = _merge(bucket_sums, periods, largest=False)
+        maxima = _merge(bucket_maxima, periods, largest=True)
         for (sums_key, _maxima_key, ttl), fields in sums.items():
             plan.increment(sums_key, fields, ttl)
             plan.mark_changed(keys.period_name(sums_key))
@@ -168,19 +167,22 @@ Period = tuple[str, str, int]  # (sums key, maxima key, TTL)
 
 
 def _merge(
-    by_bucket: dict[int, dict[str, int]],
-    periods: dict[int, tuple[Period, ...]],
-    combine: Callable[[int, int], int],
+    by_bucket: dict[int, dict[str, int]], periods: dict[int, tuple[Period, ...]], *, largest: bool
 ) -> dict[Period, dict[str, int]]:
-    """Each bucket's fields added into its three periods (minute, interval, day), in bucket order of first use."""
+    """Each bucket's fields added (or, if ``largest``, the largest kept) into its three periods (minute,
+    interval, day), in bucket order of first use."""
     merged: dict[Period, dict[str, int]] = {}
     for bucket, fields in by_bucket.items():
         for period in periods[bucket]:
             into = merged.get(period)
             if into is None:
                 merged[period] = dict(fields)
-                continue
-            for name, value in fields.items():
-                old = into.get(name)
-                into[name] = value if old is None else combine(old, value)
+            elif largest:
+                for name, value in fields.items():
+                    old = into.get(name)
+                    if old is None or value > old:
+                        into[name] = value
+            else:  # a loop per kind, not a combine function: this runs for every field of every batch
+                for name, value in fields.items():
+                    into[name] = into.get(name, 0) + value
     return merged

@@ -852,6 +852,22 @@ def test_rejections(before: list[dict[str, Any]], bad: dict[str, Any], code: Rej
     assert {key: record.to_json() for key, record in partition.legs.items()} == state_before
 
 
+@pytest.mark.parametrize(
+    ("before", "bad", "code"), [case[1:] for case in REJECTIONS], ids=[case[0] for case in REJECTIONS]
+)
+def test_rejections_in_the_batch_that_made_the_leg(
+    before: list[dict[str, Any]], bad: dict[str, Any], code: RejectReason
+) -> None:
+    # the batch changes its own copy of a leg in place: a rejected event must leave it as it was
+    alone, (without,) = run([before])
+    together, (changes,) = run([[*before, bad]])
+    assert [dead.rejection.code for dead in changes.dead_letters] == [code]
+    assert (changes.sums, changes.maxima) == (without.sums, without.maxima)
+    assert {key: leg.to_json() for key, leg in together.legs.items()} == {
+        key: leg.to_json() for key, leg in alone.legs.items()
+    }
+
+
 def test_undecodable_record_is_dead_lettered_with_its_bytes() -> None:
     partition = ContactPartition(POLICY)
     changes = partition.apply_batch([(7, b"c1", b'{"schema_version": 1, "event_id": "x"'), (8, None, b'"text"')])
