@@ -147,9 +147,11 @@ class IncrementalReader:
             new_membership=membership,
         )
         self._partitions, self._membership = fresh, membership
+        self._live.trim()
         agents = [self._live.parse(raw_agent, raw) for live in lives for raw_agent, raw in live.items()]
         snapshot.agents = count_agents(agents)
-        time_so_far = live_time(agents, spans(now_ms, self.windows, self.calendar.windows(now_ms)))
+        window_spans = spans(now_ms, self.windows, self.calendar.windows(now_ms))
+        time_so_far = live_time(agents, window_spans, self._live.groups)
         stored, versions, owners = self._totals.shared_rows()
         snapshot.totals = LiveTotals(stored, time_so_far, versions, stored_owners=owners)
         return snapshot

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -30,35 +31,57 @@ PARSED_KEPT = 200_000
 
 @dataclass(frozen=True)
 class LiveAgent:
-    """One agent's live state as the worker stores it (``live`` hash), parsed."""
+    """One agent's live state as the worker stores it (``live`` hash), parsed, with what a scrape needs of it."""
 
-    queues: tuple[str, ...]  # counted as an agent of each (its memberships, else its team queue)
-    state: str
-    owners: tuple[str, ...]  # who its time in state is added to: its queue, and itself when per agent
-    since_ms: int
+    counted: tuple[tuple[str, str], ...]  # (queue, state) it counts in: its memberships, else its team queue
+    groups: tuple[int, ...]  # ids (``LiveAgentParser.groups``) of the (owner, state figure) its time goes to
+    since_each: tuple[int, ...]  # its state's start, once per group
 
 
 class LiveAgentParser:
-    """Parses live-state JSON, remembering the last result per raw value (most agents keep their state)."""
+    """Parses live-state JSON, remembering the last result per raw value (most agents keep their state), and
+    numbering the (owner, state figure) groups time in state is summed by."""
 
     def __init__(self, *, per_agent: bool) -> None:
         self.per_agent = per_agent
         self._parsed: dict[tuple[bytes | str, bytes | str], LiveAgent] = {}
+        self.groups: list[tuple[str, str]] = []  # group id -> (owner, state figure)
+        self._group_ids: dict[tuple[str, str], int] = {}
 
     def parse(self, raw_agent: bytes | str, raw: bytes | str) -> LiveAgent:
         key = (raw_agent, raw)
         agent = self._parsed.get(key)
         if agent is None:
-            if len(self._parsed) > PARSED_KEPT:
-                self._parsed.clear()
-            state = orjson.loads(raw)
-            owners = [state["t"]]
-            if self.per_agent:
-                agent_id = raw_agent.decode() if isinstance(raw_agent, bytes) else raw_agent
-                owners.append(agent_key(state["t"].split("/")[0], agent_id))
-            agent = LiveAgent(tuple(state.get("m") or [state["t"]]), state["s"], tuple(owners), int(state["since"]))
-            self._parsed[key] = agent
+            agent = self._parsed[key] = self._parse(raw_agent, raw)
         return agent
+
+    def trim(self) -> None:
+        """Forget everything once it has grown past ``PARSED_KEPT`` (states come and go); call between scrapes
+        only: a scrape's agents must share one numbering of groups."""
+        if len(self._parsed) > PARSED_KEPT or len(self.groups) > PARSED_KEPT:
+            self._parsed.clear()
+            self.groups.clear()
+            self._group_ids.clear()
+
+    def _parse(self, raw_agent: bytes | str, raw: bytes | str) -> LiveAgent:
+        state = orjson.loads(raw)
+        name, team = state["s"], state["t"]
+        counted = tuple((qid, name) for qid in state.get("m") or [team])
+        if name == "offline":  # counted, but no time in state
+            return LiveAgent(counted, (), ())
+        owners = [team]
+        if self.per_agent:
+            agent_id = raw_agent.decode() if isinstance(raw_agent, bytes) else raw_agent
+            owners.append(agent_key(team.split("/")[0], agent_id))
+        groups = tuple(self._group_id((owner, state_figure(name))) for owner in owners)
+        return LiveAgent(counted, groups, (int(state["since"]),) * len(groups))
+
+    def _group_id(self, group: tuple[str, str]) -> int:
+        known = self._group_ids.get(group)
+        if known is None:
+            known = self._group_ids[group] = len(self.groups)
+            self.groups.append(group)
+        return known
 
 
 def spans(now_ms: int, windows: Sequence[WindowSpec], calendar: Sequence[FixedWindow]) -> list[Span]:
@@ -83,35 +106,25 @@ class LiveTime:
         return out
 
 
-def live_time(agents: Sequence[LiveAgent], window_spans: Sequence[Span]) -> LiveTime:
-    """Sum, per (owner, state) and window, every non-offline agent's time in its state within the window."""
-    group_of: dict[tuple[str, str], int] = {}
-    group_index: list[int] = []
-    since: list[int] = []
-    for agent in agents:
-        if agent.state == "offline":
-            continue
-        figure = state_figure(agent.state)
-        for owner in agent.owners:
-            group_index.append(group_of.setdefault((owner, figure), len(group_of)))
-            since.append(agent.since_ms)
+def live_time(agents: Sequence[LiveAgent], window_spans: Sequence[Span], groups: Sequence[tuple[str, str]]) -> LiveTime:
+    """Sum, per (owner, state) and window, every non-offline agent's time in its state within the window;
+    ``groups`` names the agents' group ids (``LiveAgentParser.groups``)."""
     labels = tuple(label for label, _start, _end in window_spans)
-    spent = np.zeros((len(group_of), len(window_spans)), dtype=np.int64)
-    if group_index:
-        index, since_ms = np.array(group_index, dtype=np.intp), np.array(since, dtype=np.int64)
-        for column, (_label, start, end) in enumerate(window_spans):
-            each = np.maximum(end - np.maximum(start, since_ms), 0)
-            np.add.at(spent[:, column], index, each)
-    return LiveTime(labels, list(group_of), spent)
+    ids = np.fromiter(chain.from_iterable(agent.groups for agent in agents), dtype=np.intp)
+    if not len(ids):
+        return LiveTime(labels, [], np.zeros((0, len(window_spans)), dtype=np.int64))
+    since_ms = np.fromiter(chain.from_iterable(agent.since_each for agent in agents), dtype=np.int64)
+    present, index = np.unique(ids, return_inverse=True)
+    spent = np.zeros((len(present), len(window_spans)), dtype=np.int64)
+    for column, (_label, start, end) in enumerate(window_spans):
+        each = np.maximum(end - np.maximum(start, since_ms), 0)
+        spent[:, column] = np.bincount(index, weights=each, minlength=len(present))  # sums of ints < 2**53: exact
+    return LiveTime(labels, [groups[group] for group in present.tolist()], spent)
 
 
 def count_agents(agents: Sequence[LiveAgent]) -> Counter[tuple[str, str]]:
     """(queue, state) -> agents, every state including offline."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for agent in agents:
-        for qid in agent.queues:
-            counts[(qid, agent.state)] += 1
-    return counts
+    return Counter(chain.from_iterable(agent.counted for agent in agents))
 
 
 def state_time(
