@@ -53,9 +53,11 @@ class Settings(SecuritySettings):
         le=100_000,
         description="Most Kafka records (one event, or a batch of up to 10,000) the worker applies at once",
     )
-    batch_within_seconds: Seconds = Field(0.2, description="Longest wait to fill a batch")
+    batch_within_seconds: Seconds = Field(
+        0.05, description="Longest wait to fill a batch (a full batch goes at once; this bounds the added delay)"
+    )
     fetch_max_wait_seconds: Seconds = Field(
-        0.1, description="Longest a worker's Kafka fetch waits for data (Faust's fixed 1.5 s delays events)"
+        0.05, description="Longest a worker's Kafka fetch waits for data (Faust's fixed 1.5 s delays events)"
     )
     broker_session_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer session timeout")
     broker_rebalance_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer rebalance timeout")
