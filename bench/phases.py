@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,8 @@ def latency(bench: Bench, deployment: Deployment, worker: Watched) -> int:
     generator and the scraping compete with the worker."""
     size = bench.size
     events = load_events(size.seed + 1, int(size.latency_rate * size.latency_seconds))
+    gc.collect()
+    gc.freeze()  # the load events (and all else until now) stay out of this process's collections: no pauses
     exporter, url = deployment.spawn_exporter()
     wait_healthy(exporter, url)
     processes: dict[str, CpuReader] = {"bench": watch_self(), "worker": worker, "exporter": watch(exporter)}
