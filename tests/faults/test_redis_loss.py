@@ -8,6 +8,8 @@ the worker restarted too (it notices that Kafka's committed offset is ahead of t
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,22 @@ class ScrapeWatch:
         self.total = total
         self.rebuilding_seen = 0
         self.whole_seen = 0
+        self.finished = False
+        self.error: BaseException | None = None
+
+    def start(self) -> ScrapeWatch:
+        """Scrape from now on in a thread, so that a rebuild faster than the test's next step is still seen."""
+
+        def run() -> None:
+            while not self.finished and self.error is None:
+                try:
+                    self.finished = self.done()
+                except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+                    self.error = exc
+                time.sleep(0.1)
+
+        threading.Thread(target=run, name="scrape-watch", daemon=True).start()
+        return self
 
     def done(self) -> bool:
         samples = scrape(self.url)
@@ -60,7 +78,9 @@ class ScrapeWatch:
         def check() -> bool:
             for process in watch:
                 assert process.poll() is None, log_of(process)
-            return self.done()
+            if self.error is not None:
+                raise self.error
+            return self.finished
 
         wait_until(check, timeout, 0.2, "the rebuild to be over")
 
@@ -87,16 +107,18 @@ def test_redis_lost_is_rebuilt_from_kafka_while_the_exporter_withholds_kpis(
 
         # 1. Redis dies under load and comes back empty; the worker runs on
         producer = BackgroundProducer(kafka_server.url, during)
+        scrapes = ScrapeWatch(url, whole=len(before), total=len(records)).start()
         servers.append(_restart_empty(servers[-1], redis_dir))
         producer.join(60)
-        ScrapeWatch(url, whole=len(before), total=len(records)).wait(120, [worker])
+        scrapes.wait(120, [worker])
         assert_recompute_matches(pipeline)
 
         # 2. Redis dies again and the worker with it; both start again
+        scrapes = ScrapeWatch(url, whole=len(records), total=len(records)).start()
         sigkill(worker)
         servers.append(_restart_empty(servers[-1], redis_dir))
         worker = pipeline.start_worker()
-        ScrapeWatch(url, whole=len(records), total=len(records)).wait(120, [worker])
+        scrapes.wait(120, [worker])
         assert_recompute_matches(pipeline)
     finally:
         pipeline.stop_all()
