@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -40,13 +39,15 @@ class ScrapeWatch:
     def start(self) -> ScrapeWatch:
         """Scrape from now on in a thread, so that a rebuild faster than the test's next step is still seen."""
 
+        def step() -> bool:
+            self.finished = self.done()
+            return self.finished
+
         def run() -> None:
-            while not self.finished and self.error is None:
-                try:
-                    self.finished = self.done()
-                except BaseException as exc:  # noqa: BLE001 - raised again by wait()
-                    self.error = exc
-                time.sleep(0.1)
+            try:
+                wait_until(step, 300, 0.1, "the rebuild to be over")
+            except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+                self.error = exc
 
         threading.Thread(target=run, name="scrape-watch", daemon=True).start()
         return self
