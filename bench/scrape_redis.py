@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
 import redis
 from prometheus_client import generate_latest
 from prometheus_client.core import Metric
@@ -25,7 +24,7 @@ from callpulse.embedded import start_redis
 from exporters.collector import CallpulseCollector
 from exporters.reader import read_snapshot
 from processors.batch import BatchChanges
-from streams.batch_script import BATCH_SCRIPT, CHANGED_KEPT
+from streams.batch_script import BATCH_SCRIPT
 from streams.redis_keys import partition_member, partitions_key
 from streams.store import PartitionStore
 
@@ -57,7 +56,7 @@ def write(  # type: ignore[no-untyped-def]  # noqa: PLR0917
             changes.sums[(bucket, qid, figure)] = rng.randint(1, 50)
         changes.maxima[(bucket, qid, "wait_max_ms")] = rng.randint(1, 300_000)
     plan = store.plan(store.keys("contacts", partition), changes)
-    script(keys=plan.keys, args=[offsets[partition], orjson.dumps(plan.ops), orjson.dumps(plan.changed), CHANGED_KEPT])
+    script(keys=plan.keys, args=plan.arguments(offsets[partition]))
     offsets[partition] += 1
 
 

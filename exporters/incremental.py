@@ -3,8 +3,9 @@ scrapes, and re-reads only the periods the worker changed since (streams/batch_s
 partition, a write sequence ``seq`` in meta and the sequence that last changed each period in ``changes``).
 
 A scrape makes three round trips whatever the history: (1) the partition list, (2) per partition meta, the
-changes since the cached ``seq``, queue list and live agents, (3) the periods that changed or entered a
-window, and the waiting sets (one script call per partition, exporters/waiting_sets.py). Window totals are
+changes since the cached ``seq``, queue list and the agents whose live state changed (exporters/live_agents.py),
+(3) the periods that changed or entered a window, those agents' live states, and the waiting sets (one script
+call per partition, exporters/waiting_sets.py). Window totals are
 kept up to date by difference: a period entering a window adds its fields, one leaving subtracts them, one
 re-read adds new - old. A maximum only grows while its period is in a window; it is recomputed from the
 cached periods only when the period holding it leaves.
@@ -25,7 +26,8 @@ from typing import Any
 
 from redis import Redis
 
-from exporters.live_totals import LiveAgentParser, LiveTotals, count_agents, live_time, spans
+from exporters.live_agents import LiveAgents, LiveRead
+from exporters.live_totals import LiveTotals, spans
 from exporters.reader import Calendar, Snapshot, merge_meta
 from exporters.waiting_sets import WaitingReader, merge_partitions_waiting, waiting_keys
 from exporters.window_totals import Contents, WindowTotals
@@ -89,7 +91,7 @@ class IncrementalReader:
         self._membership: dict[str, frozenset[str]] = {}
         self._totals = WindowTotals(is_maxima)
         self._waiting: WaitingReader | None = None
-        self._live = LiveAgentParser(per_agent=per_agent)
+        self._live = LiveAgents(per_agent=per_agent, changes_kept=changes_kept)
         self._queues: dict[PartitionKeys, tuple[frozenset[Any], list[str], list[str]]] = {}
 
     def read(self, redis: Redis, now_ms: int) -> Snapshot:
@@ -106,21 +108,23 @@ class IncrementalReader:
             pipe.zrange(keys.changes, 0, 0, withscores=True)
             pipe.zcard(keys.changes)
             pipe.smembers(keys.queues)
-            pipe.hgetall(keys.live)
+            if keys.stream == "agents":
+                self._live.ask_changes(pipe, keys)
         replies = iter(pipe.execute())
         membership = window_periods(PartitionKeys(self.prefix, "contacts", 0), now_ms, self.windows, self.calendar)
         needed = frozenset().union(*membership.values())
         snapshot = Snapshot(now_ms=now_ms, per_agent=self.per_agent)
         reads: list[tuple[PartitionKeys, str]] = []
         queue_lists: list[tuple[list[str], list[str]]] = []  # (queues, their waiting keys) per partition
-        lives: list[dict[Any, Any]] = []
+        lives: list[LiveRead] = []
         fresh: dict[PartitionKeys, _Partition] = {}
         for keys in partitions:
-            meta, changed, lowest, size, queues, live = (next(replies) for _ in range(6))
+            meta, changed, lowest, size, queues = (next(replies) for _ in range(5))
+            if keys.stream == "agents":
+                lives.append(self._live.plan(keys, meta, replies))
             snapshot.partitions[keys.stream] += 1
             merge_meta(snapshot, keys.stream, meta)
             queue_lists.append(self._queue_list(keys, queues))
-            lives.append(live)
             fresh[keys], stale = self._plan(
                 self._partitions.get(keys), meta, changed, lowest, size >= self.changes_kept
             )
@@ -131,10 +135,12 @@ class IncrementalReader:
                 pipe.zrange(keys.period_key(name), 0, -1, withscores=True)
             else:
                 pipe.hgetall(keys.period_key(name))
+        self._live.ask_states(pipe, lives)
         waiting = [qids for qids, wait_keys in queue_lists if self._waiting.queue(pipe, wait_keys)]
         replies = iter(pipe.execute())
         for keys, name in reads:
             fresh[keys].periods[name] = _contents(name, next(replies))
+        self._live.take_states(lives, replies)
         for qids, reply in zip(waiting, replies, strict=True):
             merge_partitions_waiting(snapshot.waiting, qids, reply)
         for cached in fresh.values():
@@ -147,11 +153,8 @@ class IncrementalReader:
             new_membership=membership,
         )
         self._partitions, self._membership = fresh, membership
-        self._live.trim()
-        agents = [self._live.parse(raw_agent, raw) for live in lives for raw_agent, raw in live.items()]
-        snapshot.agents = count_agents(agents)
-        window_spans = spans(now_ms, self.windows, self.calendar.windows(now_ms))
-        time_so_far = live_time(agents, window_spans, self._live.groups)
+        snapshot.agents = self._live.counts()
+        time_so_far = self._live.time_so_far(spans(now_ms, self.windows, self.calendar.windows(now_ms)))
         stored, versions, owners = self._totals.shared_rows()
         snapshot.totals = LiveTotals(stored, time_so_far, versions, stored_owners=owners)
         return snapshot

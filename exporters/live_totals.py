@@ -3,18 +3,17 @@
 The stored totals (exporters/window_totals.py) change only when the worker writes; the time agents have
 spent in their current state grows at every scrape. ``merge_live_agents`` (exporters/reader.py) adds that time
 into every (owner, window) row: simple, but ~15,000 dict updates per scrape at 1,000 queues. Here the live
-time is computed for all agents at once with numpy, one column per window, and ``LiveTotals`` merges a row
-only when somebody reads it; the windowed writer takes the stored rows and the live columns separately
-(``state_time``). Reading a ``LiveTotals`` gives exactly what ``merge_live_agents`` would have built.
+time is computed for all agents at once with numpy, one column per window (exporters/live_agents.py), and
+``LiveTotals`` merges a row only when somebody reads it; the windowed writer takes the stored rows and the
+live columns separately (``state_time``). Reading a ``LiveTotals`` gives exactly what ``merge_live_agents``
+would have built.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from processors.windows import FixedWindow, WindowSpec
 
 Row = tuple[str, str]  # (owner, window label)
 Span = tuple[str, int, int]  # (window label, start ms, end ms)
-PARSED_KEPT = 200_000
+GROUPS_KEPT = 200_000  # time groups numbered before they are renumbered (see exporters/live_agents.py)
 
 
 @dataclass(frozen=True)
@@ -39,31 +38,19 @@ class LiveAgent:
 
 
 class LiveAgentParser:
-    """Parses live-state JSON, remembering the last result per raw value (most agents keep their state), and
-    numbering the (owner, state figure) groups time in state is summed by."""
+    """Parses live-state JSON and numbers the (owner, state figure) groups time in state is summed by."""
 
     def __init__(self, *, per_agent: bool) -> None:
         self.per_agent = per_agent
-        self._parsed: dict[tuple[bytes | str, bytes | str], LiveAgent] = {}
         self.groups: list[tuple[str, str]] = []  # group id -> (owner, state figure)
         self._group_ids: dict[tuple[str, str], int] = {}
 
+    def forget_groups(self) -> None:
+        """Start the numbering again (agents parsed before keep ids that no longer mean anything)."""
+        self.groups.clear()
+        self._group_ids.clear()
+
     def parse(self, raw_agent: bytes | str, raw: bytes | str) -> LiveAgent:
-        key = (raw_agent, raw)
-        agent = self._parsed.get(key)
-        if agent is None:
-            agent = self._parsed[key] = self._parse(raw_agent, raw)
-        return agent
-
-    def trim(self) -> None:
-        """Forget everything once it has grown past ``PARSED_KEPT`` (states come and go); call between scrapes
-        only: a scrape's agents must share one numbering of groups."""
-        if len(self._parsed) > PARSED_KEPT or len(self.groups) > PARSED_KEPT:
-            self._parsed.clear()
-            self.groups.clear()
-            self._group_ids.clear()
-
-    def _parse(self, raw_agent: bytes | str, raw: bytes | str) -> LiveAgent:
         state = orjson.loads(raw)
         name, team = state["s"], state["t"]
         counted = tuple((qid, name) for qid in state.get("m") or [team])
@@ -104,27 +91,6 @@ class LiveTime:
         for index, (owner, _figure) in enumerate(self.groups):
             out.setdefault(owner, []).append(index)
         return out
-
-
-def live_time(agents: Sequence[LiveAgent], window_spans: Sequence[Span], groups: Sequence[tuple[str, str]]) -> LiveTime:
-    """Sum, per (owner, state) and window, every non-offline agent's time in its state within the window;
-    ``groups`` names the agents' group ids (``LiveAgentParser.groups``)."""
-    labels = tuple(label for label, _start, _end in window_spans)
-    ids = np.fromiter(chain.from_iterable(agent.groups for agent in agents), dtype=np.intp)
-    if not len(ids):
-        return LiveTime(labels, [], np.zeros((0, len(window_spans)), dtype=np.int64))
-    since_ms = np.fromiter(chain.from_iterable(agent.since_each for agent in agents), dtype=np.int64)
-    present, index = np.unique(ids, return_inverse=True)
-    spent = np.zeros((len(present), len(window_spans)), dtype=np.int64)
-    for column, (_label, start, end) in enumerate(window_spans):
-        each = np.maximum(end - np.maximum(start, since_ms), 0)
-        spent[:, column] = np.bincount(index, weights=each, minlength=len(present))  # sums of ints < 2**53: exact
-    return LiveTime(labels, [groups[group] for group in present.tolist()], spent)
-
-
-def count_agents(agents: Sequence[LiveAgent]) -> Counter[tuple[str, str]]:
-    """(queue, state) -> agents, every state including offline."""
-    return Counter(chain.from_iterable(agent.counted for agent in agents))
 
 
 def state_time(

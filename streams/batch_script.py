@@ -4,17 +4,20 @@ A batch used to be a MULTI/EXEC of hundreds of commands guarded by WATCH; packin
 command cost more than the KPI logic. Now the store builds a ``WritePlan`` (the keys and a compact list of
 operations, pure) and runs ``BATCH_SCRIPT`` once: it checks the partition's offset, applies every operation,
 bumps the partition's write sequence and records which period keys changed at that sequence (the exporter
-reads only those). Every key of a plan is under the partition's hash tag, so this runs on Redis Cluster too.
+reads only those); likewise a live sequence ``lseq`` and which agents' live states changed at it. Every key
+of a plan is under the partition's hash tag, so this runs on Redis Cluster too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
+
 MAX_ARGS_PER_OP = 1_000
 """Operations are split so that Lua's ``unpack`` stays far below its C stack limit."""
 CHANGED_KEPT = 4_096
-"""Newest entries kept in a partition's change index (one per period key written)."""
+"""Newest entries kept in each of a partition's change indexes (one per period key or agent written)."""
 
 BATCH_SCRIPT = """
 local stored = redis.call('HGET', KEYS[1], 'offset')
@@ -46,24 +49,36 @@ if #changed > 0 then
   end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 end
+local live = cjson.decode(ARGV[5])
+if #live > 0 then
+  local lseq = redis.call('HINCRBY', KEYS[1], 'lseq', 1)
+  for _, agent in ipairs(live) do
+    redis.call('ZADD', KEYS[3], lseq, agent)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[4]) + 1))
+end
 return 1
 """
 
 
 @dataclass
 class WritePlan:
-    """The keys and operations of one batch; ``meta`` and ``changes`` are always KEYS[1] and KEYS[2]."""
+    """The keys and operations of one batch; ``meta``, ``changes`` and ``live_changes`` are always KEYS[1],
+    KEYS[2] and KEYS[3]."""
 
     meta: str
     changes: str
+    live_changes: str
     keys: list[str] = field(default_factory=list)
     ops: list[list[str | int]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # period names (key suffixes) written by the batch
+    live_changed: list[str] = field(default_factory=list)  # agents whose live state the batch set or deleted
     _index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.key(self.meta)
         self.key(self.changes)
+        self.key(self.live_changes)
 
     def key(self, name: str) -> int:
         """The key's 1-based index in KEYS (added when new)."""
@@ -95,6 +110,17 @@ class WritePlan:
 
     def mark_changed(self, period: str) -> None:
         self.changed.append(period)
+
+    def arguments(self, expected_offset: int, kept: int = CHANGED_KEPT) -> list[int | bytes]:
+        """``BATCH_SCRIPT``'s ARGV: run only if the stored offset is ``expected_offset``; keep ``kept``
+        entries of each change index."""
+        return [
+            expected_offset,
+            orjson.dumps(self.ops),
+            orjson.dumps(self.changed),
+            kept,
+            orjson.dumps(self.live_changed),
+        ]
 
 
 def _chunks(items: list[str], *, even: bool = True) -> list[list[str]]:

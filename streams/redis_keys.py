@@ -74,6 +74,12 @@ class PartitionKeys:
         return f"{self.tag}:live"
 
     @property
+    def live_changes(self) -> str:
+        """Sorted set: agent id -> the partition's live sequence (meta ``lseq``) that last set or deleted its
+        live state; the exporter re-reads only those agents."""
+        return f"{self.tag}:livechanges"
+
+    @property
     def queues(self) -> str:
         """Set of queue ids this partition has figures or waiting contacts of."""
         return f"{self.tag}:queues"

@@ -22,7 +22,7 @@ from processors.customers import CustomerHistory
 from processors.figures import KpiPolicy
 from processors.partition import SEEN_PREFIX, AgentPartition, ContactPartition, CustomerPartition
 from processors.windows import local_day
-from streams.batch_script import BATCH_SCRIPT, CHANGED_KEPT, WritePlan
+from streams.batch_script import BATCH_SCRIPT, WritePlan
 from streams.redis_keys import STAT_PREFIX, PartitionKeys, Stream, figure_field, partition_member, partitions_key
 
 
@@ -94,16 +94,13 @@ class PartitionStore:
         """Write the batch atomically if Redis still holds ``expected_offset`` for the partition."""
         keys = self.keys(stream, partition)
         plan = self.plan(keys, changes)
-        done = await self._batch_script(
-            keys=plan.keys,
-            args=[expected_offset, orjson.dumps(plan.ops), orjson.dumps(plan.changed), CHANGED_KEPT],
-        )
+        done = await self._batch_script(keys=plan.keys, args=plan.arguments(expected_offset))
         return WriteOutcome.WRITTEN if done else WriteOutcome.FENCED
 
     def plan(self, keys: PartitionKeys, changes: BatchChanges) -> WritePlan:
         """The batch's writes (pure): bucket sums and maxima at three granularities, waiting sets, records,
         live states, counters, and last the offset and watermark."""
-        plan = WritePlan(keys.meta, keys.changes)
+        plan = WritePlan(keys.meta, keys.changes, keys.live_changes)
         queues: set[str] = set(changes.waiting_added)
         bucket_sums: dict[int, dict[str, int]] = {}  # bucket -> field -> delta
         for (bucket, qid, figure), delta in changes.sums.items():
@@ -139,6 +136,8 @@ class PartitionStore:
             plan.call("ZREM", keys.waiting(qid), *sorted(removed))
         self._hash_changes(plan, keys.records, changes.records_upserted, changes.records_deleted)
         self._hash_changes(plan, keys.live, changes.live_upserted, changes.live_deleted)
+        plan.live_changed.extend(changes.live_upserted)
+        plan.live_changed.extend(sorted(changes.live_deleted))
         plan.increment(keys.meta, {STAT_PREFIX + name: count for name, count in changes.stats.items()}, None)
         plan.call("HSET", keys.meta, "offset", changes.last_offset, "watermark_ms", changes.watermark_ms)
         return plan
