@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+from isal import isal_zlib
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
@@ -39,13 +40,14 @@ def _go(value: float) -> str:
 
 
 GZIP_LEVEL = 1
-"""Scrapes of 1,000 queues are ~25 MB of text: level 1 takes a sixth of the time of prometheus_client's 9."""
+"""Scrapes of 1,000 queues are ~25 MB of text: level 1 takes a sixth of the time of prometheus_client's 9, and
+ISA-L's deflate (python-isal) a sixth of zlib's at level 1, for the same size within a few per cent."""
 
 
 def gzip_member(chunk: bytes) -> bytes:
     """``chunk`` as one gzip member. A gzip stream may be several members back to back (RFC 1952 section 2.2;
     Go's reader, which Prometheus uses, reads them all), so unchanged chunks keep their compressed bytes."""
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    compressor = isal_zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     return compressor.compress(chunk) + compressor.flush()
 
 

@@ -136,13 +136,13 @@ class IncrementalReader:
             else:
                 pipe.hgetall(keys.period_key(name))
         self._live.ask_states(pipe, lives)
-        waiting = [qids for qids, wait_keys in queue_lists if self._waiting.queue(pipe, wait_keys)]
+        waiting = [(qids, self._waiting.queue(pipe, wait_keys)) for qids, wait_keys in queue_lists]
         replies = iter(pipe.execute())
         for keys, name in reads:
             fresh[keys].periods[name] = _contents(name, next(replies))
         self._live.take_states(lives, replies)
-        for qids, reply in zip(waiting, replies, strict=True):
-            merge_partitions_waiting(snapshot.waiting, qids, reply)
+        for qids, called in waiting:
+            merge_partitions_waiting(snapshot.waiting, qids, next(replies) if called else [])
         for cached in fresh.values():
             for name in [name for name in cached.periods if name not in needed]:
                 del cached.periods[name]

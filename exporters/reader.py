@@ -171,10 +171,9 @@ def read_snapshot(
 
 def read_waiting(redis: Redis, snapshot: Snapshot, queue_lists: list[tuple[PartitionKeys, list[str]]]) -> None:
     """Merge the waiting sets of every listed (partition, queues) into ``snapshot``: one round trip."""
-    if not any(qids for _keys, qids in queue_lists):
-        return
     reader = WaitingReader(redis)
     pipe = redis.pipeline(transaction=False)
-    called = [qids for keys, qids in queue_lists if reader.queue(pipe, waiting_keys(keys, qids))]
-    for qids, reply in zip(called, pipe.execute(), strict=True):
-        merge_partitions_waiting(snapshot.waiting, qids, reply)
+    called = [(qids, reader.queue(pipe, waiting_keys(keys, qids))) for keys, qids in queue_lists]
+    replies = iter(pipe.execute() if any(call for _qids, call in called) else [])
+    for qids, call in called:
+        merge_partitions_waiting(snapshot.waiting, qids, next(replies) if call else [])

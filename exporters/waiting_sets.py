@@ -48,7 +48,8 @@ class WaitingReader:
 
 
 def waiting_keys(keys: PartitionKeys, qids: Sequence[str]) -> list[str]:
-    return [keys.waiting(qid) for qid in qids]
+    """The queues' waiting sets in the partition: only contacts partitions have any."""
+    return [keys.waiting(qid) for qid in qids] if keys.stream == "contacts" else []
 
 
 def parse_waiting(reply: Sequence[Any]) -> list[tuple[int, int, int]]:
