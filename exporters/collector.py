@@ -81,9 +81,10 @@ class CallpulseCollector(Collector):
                 head, tail = self._metrics.write([up, self._rebuilding(rebuilding)], openmetrics=openmetrics), ""
                 if not rebuilding:
                     windowed = self._windowed.write(snapshot, self.view, openmetrics=openmetrics, gzip=gzip)
+                    qids = sorted(snapshot.queues)
                     samples = [
-                        *queue_metrics.live_samples(snapshot, self.view),
-                        *staffing_metrics.staffing_samples(snapshot, self.view),
+                        *queue_metrics.live_samples(snapshot, self.view, qids=qids),
+                        *staffing_metrics.staffing_samples(snapshot, self.view, qids=qids),
                     ]
                     tail = self._metrics.write_samples(samples, openmetrics=openmetrics)
                 families = [*self._families(snapshot, rebuilding, live=False), self._duration(started)]

@@ -112,6 +112,7 @@ class MetricWriter:
     def __init__(self) -> None:
         self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         self._by_values: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._last_series: dict[str, tuple[list[Sequence[str]], list[str]]] = {}  # family -> (labels, prefixes)
 
     def write(self, metrics: Iterable[Metric], *, openmetrics: bool) -> str:
         parts = []
@@ -130,7 +131,12 @@ class MetricWriter:
         for samples in families:
             spec = samples.spec
             parts.append(header(spec.name, spec.kind, spec.help, openmetrics=openmetrics))
-            prefixes = [self._series(spec, tuple(labels)) for labels in samples.labels]
+            last = self._last_series.get(spec.name)
+            if last is not None and last[0] == samples.labels:  # the usual case: the same series as last scrape
+                prefixes = last[1]
+            else:
+                prefixes = [self._series(spec, tuple(labels)) for labels in samples.labels]
+                self._last_series[spec.name] = (samples.labels, prefixes)
             parts.append(lines(prefixes, go_floats(np.array(samples.values, dtype=np.float64))))
         return "".join(parts)
 

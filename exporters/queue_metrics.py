@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from prometheus_client.core import Metric
 
@@ -88,10 +88,10 @@ def live(snapshot: Snapshot, view: KpiView) -> Iterator[Metric]:
     yield from (samples.metric() for samples in live_samples(snapshot, view))
 
 
-def live_samples(snapshot: Snapshot, view: KpiView) -> list[Samples]:
-    """The samples of ``live``, for the direct writer."""
+def live_samples(snapshot: Snapshot, view: KpiView, *, qids: Sequence[str] | None = None) -> list[Samples]:
+    """The samples of ``live``, for the direct writer (``qids``: ``sorted(snapshot.queues)`` if known)."""
     waiting, longest = Samples(catalog.QUEUE_WAITING), Samples(catalog.QUEUE_LONGEST_WAIT)
-    for qid in sorted(snapshot.queues):
+    for qid in sorted(snapshot.queues) if qids is None else qids:
         labels = qid.split("/")
         count, oldest_ms = snapshot.waiting.get(qid, (0, None))
         waiting.add(labels, count)

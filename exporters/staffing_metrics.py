@@ -10,7 +10,7 @@ every queue is computed at once by their column versions (processors/staffing_co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -122,9 +122,14 @@ def staffing_families(
 
 
 def staffing_samples(
-    snapshot: Snapshot, view: KpiView, *, window: str = STAFFING_WINDOW, target: float = SERVICE_LEVEL_TARGET
+    snapshot: Snapshot,
+    view: KpiView,
+    *,
+    window: str = STAFFING_WINDOW,
+    target: float = SERVICE_LEVEL_TARGET,
+    qids: Sequence[str] | None = None,
 ) -> list[Samples]:
-    """The samples of ``staffing_families``, for the direct writer."""
+    """The samples of ``staffing_families``, for the direct writer (``qids``: ``sorted(snapshot.queues)`` if known)."""
     offered = Samples(catalog.QUEUE_OFFERED_LOAD)
     required = Samples(catalog.QUEUE_AGENTS_REQUIRED)
     level = Samples(catalog.QUEUE_PREDICTED_SERVICE_LEVEL)
@@ -133,7 +138,7 @@ def staffing_samples(
     spec = next((spec for spec in view.windows if spec.label == window), None)
     span = 0.0 if spec is None else window_span_seconds(spec, snapshot.now_ms)
     modelled = ModelledQueues()
-    for qid in sorted(snapshot.queues):
+    for qid in sorted(snapshot.queues) if qids is None else qids:
         labels = qid.split("/")
         agents = serving_agents(snapshot, qid)
         logged_in.add(labels, agents)
