@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from exporters.live_agents import LiveAgents, LiveRead
 from exporters.live_totals import LiveTotals, spans
 from exporters.reader import Calendar, Snapshot, merge_meta
-from exporters.waiting_sets import WaitingReader, merge_partitions_waiting, waiting_keys
+from exporters.waiting_sets import WaitingRead, WaitingReader, merge_partitions_waiting, waiting_keys, waiting_read
 from exporters.window_totals import Contents, WindowTotals
 from processors.windows import WindowSpec, local_day
 from streams.batch_script import CHANGED_KEPT
@@ -101,30 +102,24 @@ class IncrementalReader:
         partitions = [PartitionKeys(self.prefix, *parse_partition_member(member)) for member in members]
         pipe = redis.pipeline(transaction=False)
         for keys in partitions:
-            cached = self._partitions.get(keys)
-            since = f"({cached.seq}" if cached is not None and cached.seq is not None else "+inf"
-            pipe.hgetall(keys.meta)
-            pipe.zrange(keys.changes, since, "+inf", byscore=True, withscores=True)
-            pipe.zrange(keys.changes, 0, 0, withscores=True)
-            pipe.zcard(keys.changes)
-            pipe.smembers(keys.queues)
-            if keys.stream == "agents":
-                self._live.ask_changes(pipe, keys)
+            self._ask(pipe, keys)
         replies = iter(pipe.execute())
         membership = window_periods(PartitionKeys(self.prefix, "contacts", 0), now_ms, self.windows, self.calendar)
         needed = frozenset().union(*membership.values())
         snapshot = Snapshot(now_ms=now_ms, per_agent=self.per_agent)
         reads: list[tuple[PartitionKeys, str]] = []
-        queue_lists: list[tuple[list[str], list[str]]] = []  # (queues, their waiting keys) per partition
+        queue_lists: list[tuple[list[str], WaitingRead]] = []  # (queues, what to read of their waiting) per partition
         lives: list[LiveRead] = []
         fresh: dict[PartitionKeys, _Partition] = {}
         for keys in partitions:
             meta, changed, lowest, size, queues = (next(replies) for _ in range(5))
+            waiting_now = next(replies) if keys.stream == "contacts" else None
             if keys.stream == "agents":
                 lives.append(self._live.plan(keys, meta, replies))
             snapshot.partitions[keys.stream] += 1
             merge_meta(snapshot, keys.stream, meta)
-            queue_lists.append(self._queue_list(keys, queues))
+            qids, every_key = self._queue_list(keys, queues)
+            queue_lists.append((qids, waiting_read(keys, meta, waiting_now, qids, every_key)))
             fresh[keys], stale = self._plan(
                 self._partitions.get(keys), meta, changed, lowest, size >= self.changes_kept
             )
@@ -136,13 +131,15 @@ class IncrementalReader:
             else:
                 pipe.hgetall(keys.period_key(name))
         self._live.ask_states(pipe, lives)
-        waiting = [(qids, self._waiting.queue(pipe, wait_keys)) for qids, wait_keys in queue_lists]
+        waiting = [(qids, read, self._waiting.queue(pipe, read.keys)) for qids, read in queue_lists]
         replies = iter(pipe.execute())
         for keys, name in reads:
             fresh[keys].periods[name] = _contents(name, next(replies))
         self._live.take_states(lives, replies)
-        for qids, called in waiting:
-            merge_partitions_waiting(snapshot.waiting, qids, next(replies) if called else [])
+        for qids, read, called in waiting:
+            for qid in qids:
+                snapshot.waiting.setdefault(qid, (0, None))
+            merge_partitions_waiting(snapshot.waiting, read.qids, next(replies) if called else [])
         for cached in fresh.values():
             for name in [name for name in cached.periods if name not in needed]:
                 del cached.periods[name]
@@ -158,6 +155,20 @@ class IncrementalReader:
         stored, versions, owners = self._totals.shared_rows()
         snapshot.totals = LiveTotals(stored, time_so_far, versions, stored_owners=owners)
         return snapshot
+
+    def _ask(self, pipe: Pipeline, keys: PartitionKeys) -> None:
+        """Queue the partition's first-round reads: meta, change index, queues, waiting queues, live changes."""
+        cached = self._partitions.get(keys)
+        since = f"({cached.seq}" if cached is not None and cached.seq is not None else "+inf"
+        pipe.hgetall(keys.meta)
+        pipe.zrange(keys.changes, since, "+inf", byscore=True, withscores=True)
+        pipe.zrange(keys.changes, 0, 0, withscores=True)
+        pipe.zcard(keys.changes)
+        pipe.smembers(keys.queues)
+        if keys.stream == "contacts":
+            pipe.smembers(keys.waiting_queues)
+        if keys.stream == "agents":
+            self._live.ask_changes(pipe, keys)
 
     def _queue_list(self, keys: PartitionKeys, raw: set[Any]) -> tuple[list[str], list[str]]:
         """The partition's queues, sorted, and their waiting keys (kept while the set does not change)."""

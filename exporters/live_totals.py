@@ -150,6 +150,7 @@ class LiveTotals(MutableMapping[Row, dict[str, int]]):
         self._merged: dict[Row, dict[str, int]] = {}
         self._deleted: set[Row] = set()
         self._live_rows: set[Row] | None = None
+        self._owners: AbstractSet[str] | None = None  # ``owners()`` until a row is set or deleted
 
     def live_rows(self) -> set[Row]:
         """Rows the live time adds a positive amount to (those ``merge_live_agents`` would create)."""
@@ -194,11 +195,13 @@ class LiveTotals(MutableMapping[Row, dict[str, int]]):
         return merged
 
     def __setitem__(self, row: Row, value: dict[str, int]) -> None:
+        self._owners = None
         self._deleted.discard(row)
         self._merged[row] = value
 
     def __delitem__(self, row: Row) -> None:
         self[row]
+        self._owners = None
         self._merged.pop(row, None)
         self._deleted.add(row)
 
@@ -227,8 +230,13 @@ class LiveTotals(MutableMapping[Row, dict[str, int]]):
 
     def owners(self) -> AbstractSet[str]:
         """Every owner with a row."""
+        if self._owners is None:
+            self._owners = self._find_owners()
+        return self._owners
+
+    def _find_owners(self) -> AbstractSet[str]:
         if self._deleted:
-            return {owner for owner, _label in self}
+            return frozenset(owner for owner, _label in self)
         stored = self._stored_owners
         if stored is None:
             stored = frozenset(owner for owner, _label in self.stored)

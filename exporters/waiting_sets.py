@@ -9,14 +9,14 @@ share the partition's hash tag, so it runs unchanged on Redis Cluster; it only r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from redis import Redis
 from redis.client import Pipeline
 from redis.commands.core import Script
 
-from streams.redis_keys import PartitionKeys
+from streams.redis_keys import WAITING_INDEX_OFFSET, PartitionKeys
 
 # For each non-empty key: its position in KEYS, its size and the score of its first member (the oldest).
 WAITING_SCRIPT = """
@@ -45,6 +45,25 @@ class WaitingReader:
             return False
         self._script(keys=waiting_keys, args=[], client=pipe)
         return True
+
+
+class WaitingRead(NamedTuple):
+    """The queues whose waiting sets a scrape reads in one partition, and their keys."""
+
+    qids: Sequence[str]
+    keys: Sequence[str]
+
+
+def waiting_read(
+    keys: PartitionKeys, meta: Mapping[Any, Any], indexed: set[Any] | None, qids: Sequence[str], every_key: list[str]
+) -> WaitingRead:
+    """Only the queues in the partition's waiting queues' set (``indexed``) when the set is complete (meta
+    ``woffset`` equals ``offset``: the last writer kept it), else every queue of the partition."""
+    woffset = meta.get(WAITING_INDEX_OFFSET.encode(), meta.get(WAITING_INDEX_OFFSET))
+    if indexed is None or woffset != meta.get(b"offset", meta.get("offset")):
+        return WaitingRead(qids, every_key)
+    listed = sorted(qid.decode() if isinstance(qid, bytes) else qid for qid in indexed)
+    return WaitingRead(listed, waiting_keys(keys, listed))
 
 
 def waiting_keys(keys: PartitionKeys, qids: Sequence[str]) -> list[str]:

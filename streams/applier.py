@@ -118,6 +118,9 @@ class BatchApplier:
         if processor is None:
             await self._retrying(lambda: self.store.register(stream, partition))
             processor = await self._retrying(lambda: self.store.load(stream, partition, self.policy))
+            if isinstance(processor, ContactPartition):
+                loaded = processor
+                await self._retrying(lambda: self.store.index_waiting(partition, loaded))
             self._processors[(stream, partition)] = processor
             log.info("loaded partition %s:%s at offset %s", stream, partition, processor.offset)
         return processor

@@ -37,6 +37,11 @@ for _, op in ipairs(ops) do
   elseif kind == 'zmax' then
     redis.call('ZADD', key, 'GT', unpack(op, 4))
     redis.call('EXPIRE', key, op[3])
+  elseif kind == 'wrem' then
+    redis.call('ZREM', key, unpack(op, 5))
+    if redis.call('ZCARD', key) == 0 then
+      redis.call('SREM', KEYS[op[3]], op[4])
+    end
   else
     redis.call(kind, key, unpack(op, 3))
   end
@@ -107,6 +112,11 @@ class WritePlan:
         pair_sized = command in {"HSET"}  # field/value pairs must not be split apart
         for chunk in _chunks(texts, even=pair_sized):
             self.ops.append([command, self.key(key), *chunk])
+
+    def remove_waiting(self, waiting_key: str, queues_key: str, qid: str, legs: list[str]) -> None:
+        """ZREM the legs from the queue's waiting set; once it is empty, SREM the queue from ``queues_key``."""
+        for chunk in _chunks(legs):
+            self.ops.append(["wrem", self.key(waiting_key), self.key(queues_key), qid, *chunk])
 
     def mark_changed(self, period: str) -> None:
         self.changed.append(period)

@@ -74,6 +74,12 @@ class PartitionKeys:
         return f"{self.tag}:live"
 
     @property
+    def waiting_queues(self) -> str:
+        """Set of the queue ids with a contact waiting in this partition, complete as of meta ``woffset``
+        (contacts partitions; the exporter runs its waiting script only over these)."""
+        return f"{self.tag}:waitq"
+
+    @property
     def live_changes(self) -> str:
         """Sorted set: agent id -> the partition's live sequence (meta ``lseq``) that last set or deleted its
         live state; the exporter re-reads only those agents."""
@@ -121,3 +127,6 @@ def split_figure_field(field: str) -> tuple[str, str]:
 
 
 STAT_PREFIX = "stat:"
+WAITING_INDEX_OFFSET = "woffset"
+"""Meta field: the offset as of which the partition's waiting queues' set is complete (equal to ``offset``
+when the last writer kept the set; the exporter reads every queue's waiting set otherwise)."""

@@ -23,7 +23,15 @@ from processors.figures import KpiPolicy
 from processors.partition import SEEN_PREFIX, AgentPartition, ContactPartition, CustomerPartition
 from processors.windows import local_day
 from streams.batch_script import BATCH_SCRIPT, WritePlan
-from streams.redis_keys import STAT_PREFIX, PartitionKeys, Stream, figure_field, partition_member, partitions_key
+from streams.redis_keys import (
+    STAT_PREFIX,
+    WAITING_INDEX_OFFSET,
+    PartitionKeys,
+    Stream,
+    figure_field,
+    partition_member,
+    partitions_key,
+)
 
 
 def bucket_ttl_seconds(longest_window_seconds: int, policy: KpiPolicy) -> int:
@@ -132,15 +140,31 @@ class PartitionStore:
             plan.call("SADD", keys.queues, *sorted(queues))
         for qid, added in changes.waiting_added.items():
             plan.call("ZADD", keys.waiting(qid), *(item for leg, at in added.items() for item in (at, leg)))
+        if changes.waiting_added:
+            plan.call("SADD", keys.waiting_queues, *sorted(changes.waiting_added))
         for qid, removed in changes.waiting_removed.items():
-            plan.call("ZREM", keys.waiting(qid), *sorted(removed))
+            plan.remove_waiting(keys.waiting(qid), keys.waiting_queues, qid, sorted(removed))
         self._hash_changes(plan, keys.records, changes.records_upserted, changes.records_deleted)
         self._hash_changes(plan, keys.live, changes.live_upserted, changes.live_deleted)
         plan.live_changed.extend(changes.live_upserted)
         plan.live_changed.extend(sorted(changes.live_deleted))
         plan.increment(keys.meta, {STAT_PREFIX + name: count for name, count in changes.stats.items()}, None)
         plan.call("HSET", keys.meta, "offset", changes.last_offset, "watermark_ms", changes.watermark_ms)
+        if keys.stream == "contacts":  # its waiting queues' set is complete as of this offset
+            plan.call("HSET", keys.meta, WAITING_INDEX_OFFSET, changes.last_offset)
         return plan
+
+    async def index_waiting(self, partition: int, processor: ContactPartition) -> None:
+        """Make the partition's set of waiting queues complete, from the waiting legs just loaded (a worker
+        from before the set, or one that wrote without it, may have left it short); fenced by the offset."""
+        keys = self.keys("contacts", partition)
+        plan = WritePlan(keys.meta, keys.changes, keys.live_changes)
+        qids = sorted({leg.where.qid for leg in processor.legs.values() if leg.waiting_since_ms is not None})
+        if qids:
+            plan.call("SADD", keys.waiting_queues, *qids)
+        plan.call("HSET", keys.meta, WAITING_INDEX_OFFSET, processor.offset)
+        if processor.offset >= 0:  # nothing written yet: nothing waits, and meta stays absent
+            await self._batch_script(keys=plan.keys, args=plan.arguments(processor.offset))
 
     @staticmethod
     def _hash_changes(plan: WritePlan, key: str, upserted: dict[str, Any], deleted: set[str]) -> None:

@@ -88,6 +88,7 @@ class World:
         )
         self.script = client.register_script(BATCH_SCRIPT)
         self.offsets: dict[tuple[str, int], int] = {}
+        self.waiting: dict[tuple[tuple[str, int], str], list[str]] = {}  # legs waiting per (partition, queue)
         self.now = START
 
     def write(self, partition: tuple[str, int], items: list[Any], extra: Any) -> None:
@@ -107,8 +108,15 @@ class World:
                 changes.live_deleted.add(agent)
             else:
                 changes.live_upserted[agent] = {**live, "m": members} if members else live
-        elif extra:
-            changes.waiting_added["acme/sales/voice"] = {f"leg{self.now}": self.now - 5_000}
+        elif extra:  # a contact starts or stops waiting (the queues with one waiting are kept in a set)
+            agent, state, _back, members = extra
+            qid = OWNERS[int(agent[1:]) % 2]
+            waiting = self.waiting.setdefault((partition, qid), [])
+            if state in {"offline", "deleted"} and waiting:
+                changes.waiting_removed[qid] = {waiting.pop(0 if members else -1)}
+            else:
+                waiting.append(f"leg{self.now}-{len(waiting)}")
+                changes.waiting_added[qid] = {waiting[-1]: self.now - 5_000}
         changes.stats["applied"] += 1
         plan = self.store.plan(self.store.keys(stream, number), changes)  # type: ignore[arg-type]
         done = self.script(keys=plan.keys, args=plan.arguments(offset, self.kept))
@@ -119,6 +127,7 @@ class World:
     def flush(self) -> None:
         self.client.flushdb()
         self.offsets.clear()
+        self.waiting.clear()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
