@@ -115,6 +115,9 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
     are these, so the difference of two such timelines' contributions is that of these parts.
     """
     sums: dict[BucketKey, int] = {}
+    transitions = timeline.transitions
+    if start >= len(transitions):  # nothing ends at ``start`` or later (the timeline before a batch appended to it)
+        return sums
     owners_of: dict[str, tuple[str, ...]] = {}
     bucket_ms = policy.bucket_ms
 
@@ -127,9 +130,6 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
             key = (bucket, owner, figure)
             sums[key] = sums.get(key, 0) + value
 
-    transitions = timeline.transitions
-    if not transitions:
-        return sums
     before = transitions[max(start - 1, 0)]
     for after in transitions[max(start, 1) :]:
         if before.state is not AgentState.OFFLINE:
@@ -142,10 +142,10 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
                 at = piece_end
         before = after
     idle_since: int | None = None
-    for transition in reversed(transitions[:start]):  # the idle stretch running into ``start``, if any
-        if transition.state is not AgentState.AVAILABLE:
-            break
-        idle_since = transition.time_ms
+    index = start
+    while index > 0 and transitions[index - 1].state is AgentState.AVAILABLE:  # the idle stretch into ``start``
+        index -= 1
+        idle_since = transitions[index].time_ms
     for transition in transitions[start:]:
         if transition.state is AgentState.AVAILABLE:
             idle_since = transition.time_ms if idle_since is None else idle_since
