@@ -17,6 +17,8 @@ from processors.events import AgentEvent, AgentState, QueueRef
 from processors.figures import BucketKey, Figure, KpiPolicy, agent_key, state_figure
 from processors.windows import bucket_start
 
+JsonRow = tuple[int, str, str, str, str | None, tuple[str, ...]]  # [time, event id, state, qid, reason, members]
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Transition:
@@ -26,6 +28,16 @@ class Transition:
     qid: str = field(compare=False)
     reason: str | None = field(compare=False, default=None)
     members: tuple[str, ...] = field(compare=False, default=())  # qids the agent serves; () means (qid,)
+    _row: JsonRow | None = field(compare=False, default=None, init=False, repr=False)  # see ``json_row``
+
+    def json_row(self) -> JsonRow:
+        """The transition as ``AgentTimeline.to_json`` stores it: made once, a transition never changes
+        (a tuple, so the timelines' documents that share it cannot change it either)."""
+        row = self._row
+        if row is None:
+            row = (self.time_ms, self.event_id, str(self.state), self.qid, self.reason, self.members)
+            object.__setattr__(self, "_row", row)  # a cache, not a change: frozen for everything else
+        return row
 
 
 @dataclass(slots=True)
@@ -47,7 +59,7 @@ class AgentTimeline:
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.agent_id,
-            "tr": [[t.time_ms, t.event_id, str(t.state), t.qid, t.reason, list(t.members)] for t in self.transitions],
+            "tr": [transition.json_row() for transition in self.transitions],
         }
 
     @classmethod
