@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -136,7 +137,7 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
     def add(bucket: int, qid: str, figure: str, value: int) -> None:
         owners = owners_of.get(qid)
         if owners is None:
-            agent = agent_key(QueueRef.from_qid(qid).tenant, timeline.agent_id)  # the tenant the figure counts in
+            agent = agent_key(_tenant_of(qid), timeline.agent_id)  # the tenant the figure counts in
             owners = owners_of[qid] = (qid, agent) if policy.per_agent else (qid,)
         for owner in owners:
             key = (bucket, owner, figure)
@@ -168,6 +169,11 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
             add(bucket, transition.qid, _IDLE_MS, transition.time_ms - idle_since)
         idle_since = None
     return {key: value for key, value in sums.items() if value}
+
+
+@lru_cache(maxsize=4096)  # a handful of queues, in every agent's contributions
+def _tenant_of(qid: str) -> str:
+    return QueueRef.from_qid(qid).tenant
 
 
 def live_state(timeline: AgentTimeline) -> dict[str, Any] | None:
