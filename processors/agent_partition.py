@@ -30,7 +30,9 @@ class AgentPartition(PartitionBase):
         super().__init__(policy, offset=offset, watermark_ms=watermark_ms)
         self.timelines: dict[str, agents.AgentTimeline] = dict(timelines or {})
         self._prune_at: dict[str, int] = {}  # agents changed by the batch -> the horizon after their last event
-        self._event_ids: dict[str, set[str]] = {}  # agents changed by the batch -> the ids of their transitions
+        # agent -> its timeline when last seen and the ids of that timeline's transitions, kept across batches
+        # (a timeline is never changed once a batch is over: the next one changes a copy; see ``_ids_of``)
+        self._event_ids: dict[str, tuple[agents.AgentTimeline | None, set[str]]] = {}
         # agents changed by the batch -> how many of their first transitions the batch left as they were
         self._unchanged: dict[str, int] = {}
 
@@ -47,10 +49,7 @@ class AgentPartition(PartitionBase):
     def _apply_event(self, event: AgentEvent, changes: BatchChanges, touched: dict[str, Any]) -> None:
         agent_id = event.agent_id
         timeline = self.timelines.get(agent_id)
-        event_ids = self._event_ids.get(agent_id)
-        if event_ids is None:
-            transitions = timeline.transitions if timeline else []
-            event_ids = self._event_ids[agent_id] = {transition.event_id for transition in transitions}
+        event_ids = self._ids_of(agent_id, timeline)
         if event.event_id in event_ids:
             changes.stats["duplicate"] += 1
             return
@@ -59,6 +58,7 @@ class AgentPartition(PartitionBase):
             touched[agent_id] = timeline
             timeline = agents.AgentTimeline(agent_id, list(timeline.transitions) if timeline else [])
             self.timelines[agent_id] = timeline
+            self._event_ids[agent_id] = (timeline, event_ids)
         assert timeline is not None
         transitions = timeline.transitions
         transition = agents.transition_of(event)
@@ -74,6 +74,15 @@ class AgentPartition(PartitionBase):
         self._prune_at[agent_id] = self.watermark_ms - self.policy.allowed_lateness_ms
         changes.stats["applied"] += 1
 
+    def _ids_of(self, agent_id: str, timeline: agents.AgentTimeline | None) -> set[str]:
+        """The ids of the timeline's transitions: kept from an earlier event if it is that very timeline."""
+        kept = self._event_ids.get(agent_id)
+        if kept is not None and kept[0] is timeline:
+            return kept[1]
+        event_ids = {transition.event_id for transition in timeline.transitions} if timeline else set()
+        self._event_ids[agent_id] = (timeline, event_ids)
+        return event_ids
+
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         """Nothing to do per record: a timeline is pruned when it changes (see ``_apply_event``)."""
 
@@ -86,13 +95,15 @@ class AgentPartition(PartitionBase):
         waits for the end of the batch: what it drops is older than every event the batch could still
         admit, so pruning later changes no figure. Each timeline is pruned at the horizon of its own last
         event, so what is stored does not depend on where batches are cut either."""
-        self._event_ids.clear()
         for agent_id, first in touched.items():
             timeline = self.timelines[agent_id]
             start = self._unchanged.pop(agent_id)
             before = agents.contributions(first, self.policy, start) if first is not None else {}
             changes.add_sums(before, agents.contributions(timeline, self.policy, start))
-            timeline = self.timelines[agent_id] = agents.prune(timeline, self._prune_at.pop(agent_id))
+            pruned = agents.prune(timeline, self._prune_at.pop(agent_id))
+            if pruned is not timeline:  # its ids are no longer those of the timeline
+                self._event_ids.pop(agent_id, None)
+                timeline = self.timelines[agent_id] = pruned
             changes.records_upserted[agent_id] = timeline.to_json()
             live = agents.live_state(timeline)
             if live is not None:

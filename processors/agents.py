@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
 from processors.events import AgentEvent, AgentState, QueueRef
 from processors.figures import BucketKey, Figure, KpiPolicy, agent_key, state_figure
 from processors.windows import bucket_start
+
+JsonRow = tuple[int, str, str, str, str | None, tuple[str, ...]]  # [time, event id, state, qid, reason, members]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -26,6 +29,16 @@ class Transition:
     qid: str = field(compare=False)
     reason: str | None = field(compare=False, default=None)
     members: tuple[str, ...] = field(compare=False, default=())  # qids the agent serves; () means (qid,)
+    _row: JsonRow | None = field(compare=False, default=None, init=False, repr=False)  # see ``json_row``
+
+    def json_row(self) -> JsonRow:
+        """The transition as ``AgentTimeline.to_json`` stores it: made once, a transition never changes
+        (a tuple, so the timelines' documents that share it cannot change it either)."""
+        row = self._row
+        if row is None:
+            row = (self.time_ms, self.event_id, str(self.state), self.qid, self.reason, self.members)
+            object.__setattr__(self, "_row", row)  # a cache, not a change: frozen for everything else
+        return row
 
 
 @dataclass(slots=True)
@@ -47,7 +60,7 @@ class AgentTimeline:
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.agent_id,
-            "tr": [[t.time_ms, t.event_id, str(t.state), t.qid, t.reason, list(t.members)] for t in self.transitions],
+            "tr": [transition.json_row() for transition in self.transitions],
         }
 
     @classmethod
@@ -115,21 +128,21 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
     are these, so the difference of two such timelines' contributions is that of these parts.
     """
     sums: dict[BucketKey, int] = {}
+    transitions = timeline.transitions
+    if start >= len(transitions):  # nothing ends at ``start`` or later (the timeline before a batch appended to it)
+        return sums
     owners_of: dict[str, tuple[str, ...]] = {}
     bucket_ms = policy.bucket_ms
 
     def add(bucket: int, qid: str, figure: str, value: int) -> None:
         owners = owners_of.get(qid)
         if owners is None:
-            agent = agent_key(QueueRef.from_qid(qid).tenant, timeline.agent_id)  # the tenant the figure counts in
+            agent = agent_key(_tenant_of(qid), timeline.agent_id)  # the tenant the figure counts in
             owners = owners_of[qid] = (qid, agent) if policy.per_agent else (qid,)
         for owner in owners:
             key = (bucket, owner, figure)
             sums[key] = sums.get(key, 0) + value
 
-    transitions = timeline.transitions
-    if not transitions:
-        return sums
     before = transitions[max(start - 1, 0)]
     for after in transitions[max(start, 1) :]:
         if before.state is not AgentState.OFFLINE:
@@ -142,10 +155,10 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
                 at = piece_end
         before = after
     idle_since: int | None = None
-    for transition in reversed(transitions[:start]):  # the idle stretch running into ``start``, if any
-        if transition.state is not AgentState.AVAILABLE:
-            break
-        idle_since = transition.time_ms
+    index = start
+    while index > 0 and transitions[index - 1].state is AgentState.AVAILABLE:  # the idle stretch into ``start``
+        index -= 1
+        idle_since = transitions[index].time_ms
     for transition in transitions[start:]:
         if transition.state is AgentState.AVAILABLE:
             idle_since = transition.time_ms if idle_since is None else idle_since
@@ -156,6 +169,11 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
             add(bucket, transition.qid, _IDLE_MS, transition.time_ms - idle_since)
         idle_since = None
     return {key: value for key, value in sums.items() if value}
+
+
+@lru_cache(maxsize=4096)  # a handful of queues, in every agent's contributions
+def _tenant_of(qid: str) -> str:
+    return QueueRef.from_qid(qid).tenant
 
 
 def live_state(timeline: AgentTimeline) -> dict[str, Any] | None:

@@ -13,10 +13,11 @@ from processors.events import (
     Rejection,
     decode_contact_event,
 )
-from processors.figures import KpiPolicy
+from processors.figures import BucketKey, KpiPolicy
 from processors.partition_base import SEEN_PREFIX, PartitionBase
 
 _SETTLED: Any = object()  # what ``_unsettled`` gives for a leg the batch has not changed since it was settled
+Contributions = tuple[dict[BucketKey, int], dict[BucketKey, int]]  # (sums, maxima) of ``contacts.contributions``
 
 
 class ContactPartition(PartitionBase):
@@ -37,6 +38,9 @@ class ContactPartition(PartitionBase):
         self.seen: dict[str, int] = dict(seen or {})
         # legs changed by the batch being applied -> their state before it (None: new); see ``_settle``
         self._unsettled: dict[str, contacts.ContactLeg | None] = {}
+        # open leg's key -> the leg as last settled and its contributions: the next batch's ``first`` (a settled
+        # leg is never changed, a batch changes a copy), so they are not computed again
+        self._contributed: dict[str, tuple[contacts.ContactLeg, Contributions]] = {}
         for leg_id, leg in self.legs.items():
             heapq.heappush(self._expiry, (self._expires_at(leg), leg_id))
         for record_key, expires_at in self.seen.items():
@@ -149,6 +153,7 @@ class ContactPartition(PartitionBase):
             touched.setdefault(leg_id, leg)
             self._settle(leg_id, leg, changes)
             del self.legs[leg_id]
+            self._contributed.pop(leg_id, None)
             if not leg.closed:
                 changes.stats["stale_evicted"] += 1
 
@@ -161,10 +166,21 @@ class ContactPartition(PartitionBase):
         first = self._unsettled.pop(leg_id, _SETTLED)
         if first is _SETTLED:
             return
-        sums_before, max_before = contacts.contributions(first, self.policy) if first is not None else ({}, {})
-        sums_after, max_after = contacts.contributions(now, self.policy)
+        sums_before, max_before = self._contributions(leg_id, first) if first is not None else ({}, {})
+        sums_after, max_after = after = contacts.contributions(now, self.policy)
+        if now.closed:  # no further event is expected: keep nothing (memory stays bounded by the open legs)
+            self._contributed.pop(leg_id, None)
+        else:
+            self._contributed[leg_id] = (now, after)
         changes.add_sums(sums_before, sums_after)
         changes.add_maxima(max_before, max_after)
+
+    def _contributions(self, leg_id: str, leg: contacts.ContactLeg) -> Contributions:
+        """``contacts.contributions(leg)``, kept from when the leg was settled if it is that very leg."""
+        settled = self._contributed.get(leg_id)
+        if settled is not None and settled[0] is leg:
+            return settled[1]
+        return contacts.contributions(leg, self.policy)
 
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         for leg_id in list(self._unsettled):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 
@@ -22,11 +23,19 @@ def parse_event_time_ms(text: str) -> int:
     fraction = (match.group(1) or "")[:7]  # the dot and at most microseconds
     offset = "+00:00" if match.group(2) == "Z" else match.group(2)
     try:
-        parsed = datetime.fromisoformat(text[:19] + fraction + offset)
+        if text.isascii():  # the usual case: the second is parsed once for all its events, the digits added
+            return _second_ms(text[:19] + offset) + int(fraction[1:4].ljust(3, "0"))
+        return _iso_ms(text[:19] + fraction + offset)  # (fromisoformat refuses the other digits \d matches)
     except ValueError:
         raise TimeFormatError(f"{text!r} is not a valid date and time") from None
-    delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _iso_ms(text: str) -> int:
+    delta = datetime.fromisoformat(text) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+_second_ms = lru_cache(maxsize=4096)(_iso_ms)  # the seconds events are stamped with (a ValueError is not kept)
 
 
 def format_ms(ms: int) -> str:

@@ -66,6 +66,7 @@ class PartitionStore:
         self.day_ttl_seconds = 2 * 86_400 + bucket_ttl_seconds
         self.zone = zone
         self._batch_script = redis.register_script(BATCH_SCRIPT)
+        self._periods: dict[tuple[PartitionKeys, int], tuple[Period, ...]] = {}  # see ``_granularities``
 
     def keys(self, stream: Stream, partition: int) -> PartitionKeys:
         return PartitionKeys(self.prefix, stream, partition)
@@ -175,8 +176,17 @@ class PartitionStore:
         if deleted:
             plan.call("HDEL", key, *sorted(deleted))
 
-    def _granularities(self, keys: PartitionKeys, bucket: int) -> tuple[tuple[str, str, int], ...]:
-        """(sums key, maxima key, TTL) of the minute bucket, its report interval and its local day."""
+    def _granularities(self, keys: PartitionKeys, bucket: int) -> tuple[Period, ...]:
+        """(sums key, maxima key, TTL) of the minute bucket, its report interval and its local day; kept for
+        the next batches (they mostly write the same few buckets), forgotten by the thousand."""
+        periods = self._periods.get((keys, bucket))
+        if periods is None:
+            if len(self._periods) >= _PERIODS_KEPT:
+                self._periods.clear()
+            periods = self._periods[(keys, bucket)] = self._periods_of(keys, bucket)
+        return periods
+
+    def _periods_of(self, keys: PartitionKeys, bucket: int) -> tuple[Period, ...]:
         interval = bucket - bucket % self.interval_ms
         day = local_day(bucket, self.zone)
         return (
@@ -187,6 +197,7 @@ class PartitionStore:
 
 
 Period = tuple[str, str, int]  # (sums key, maxima key, TTL)
+_PERIODS_KEPT = 1_024  # (partition, bucket) periods ``PartitionStore._granularities`` keeps: minutes of each partition
 
 
 def _merge(
