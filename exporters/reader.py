@@ -171,6 +171,8 @@ def read_snapshot(
 
 def read_waiting(redis: Redis, snapshot: Snapshot, queue_lists: list[tuple[PartitionKeys, list[str]]]) -> None:
     """Merge the waiting sets of every listed (partition, queues) into ``snapshot``: one round trip."""
+    if not any(qids for _keys, qids in queue_lists):
+        return
     reader = WaitingReader(redis)
     pipe = redis.pipeline(transaction=False)
     called = [(qids, reader.queue(pipe, waiting_keys(keys, qids))) for keys, qids in queue_lists]

@@ -46,22 +46,17 @@ for _, op in ipairs(ops) do
     redis.call(kind, key, unpack(op, 3))
   end
 end
-local changed = cjson.decode(ARGV[3])
-if #changed > 0 then
-  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-  for _, name in ipairs(changed) do
-    redis.call('ZADD', KEYS[2], seq, name)
+local function index(names, sequence, key)  -- bump meta's sequence, note each name at it, keep the newest
+  if #names > 0 then
+    local seq = redis.call('HINCRBY', KEYS[1], sequence, 1)
+    for _, name in ipairs(names) do
+      redis.call('ZADD', key, seq, name)
+    end
+    redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[4]) + 1))
   end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 end
-local live = cjson.decode(ARGV[5])
-if #live > 0 then
-  local lseq = redis.call('HINCRBY', KEYS[1], 'lseq', 1)
-  for _, agent in ipairs(live) do
-    redis.call('ZADD', KEYS[3], lseq, agent)
-  end
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[4]) + 1))
-end
+index(cjson.decode(ARGV[3]), 'seq', KEYS[2])
+index(cjson.decode(ARGV[5]), 'lseq', KEYS[3])
 return 1
 """
 

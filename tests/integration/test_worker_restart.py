@@ -22,8 +22,8 @@ pytestmark = pytest.mark.integration
 
 
 def _state(client: redis.Redis, prefix: str) -> dict[str, Any]:
-    """Everything a prefix holds, per partition, with TTLs and the write bookkeeping (the change index and its
-    sequence, which count batches) left out."""
+    """Everything a prefix holds, per partition, with TTLs and the write bookkeeping (the change indexes and
+    their sequences, which count batches) left out."""
     state: dict[str, Any] = {}
     for member in sorted(m.decode() for m in client.smembers(partitions_key(prefix))):
         keys = PartitionKeys(prefix, *parse_partition_member(member))
@@ -32,11 +32,12 @@ def _state(client: redis.Redis, prefix: str) -> dict[str, Any]:
         ):
             kind = client.type(key).decode()
             local = key.removeprefix(keys.tag)
-            if key == keys.changes:
+            if key in {keys.changes, keys.live_changes}:
                 continue
             if kind == "hash":
                 fields = {f.decode(): v.decode() for f, v in client.hgetall(key).items()}
-                state[f"{member}{local}"] = {f: v for f, v in fields.items() if (key, f) != (keys.meta, "seq")}
+                counted = {"seq", "lseq"} if key == keys.meta else set()
+                state[f"{member}{local}"] = {f: v for f, v in fields.items() if f not in counted}
             elif kind == "zset":
                 state[f"{member}{local}"] = dict(client.zrange(key, 0, -1, withscores=True))
             elif kind == "set":
