@@ -27,6 +27,7 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
+from exporters.change_index import changed_since, meta_seq, since
 from exporters.live_agents import LiveAgents, LiveRead
 from exporters.live_totals import LiveTotals, spans
 from exporters.reader import Calendar, Snapshot, merge_meta
@@ -137,9 +138,7 @@ class IncrementalReader:
             fresh[keys].periods[name] = _contents(name, next(replies))
         self._live.take_states(lives, replies)
         for qids, read, called in waiting:
-            for qid in qids:
-                snapshot.waiting.setdefault(qid, (0, None))
-            merge_partitions_waiting(snapshot.waiting, read.qids, next(replies) if called else [])
+            merge_partitions_waiting(snapshot.waiting, qids, next(replies) if called else [], read.qids)
         for cached in fresh.values():
             for name in [name for name in cached.periods if name not in needed]:
                 del cached.periods[name]
@@ -159,9 +158,8 @@ class IncrementalReader:
     def _ask(self, pipe: Pipeline, keys: PartitionKeys) -> None:
         """Queue the partition's first-round reads: meta, change index, queues, waiting queues, live changes."""
         cached = self._partitions.get(keys)
-        since = f"({cached.seq}" if cached is not None and cached.seq is not None else "+inf"
         pipe.hgetall(keys.meta)
-        pipe.zrange(keys.changes, since, "+inf", byscore=True, withscores=True)
+        pipe.zrange(keys.changes, since(None if cached is None else cached.seq), "+inf", byscore=True, withscores=True)
         pipe.zrange(keys.changes, 0, 0, withscores=True)
         pipe.zcard(keys.changes)
         pipe.smembers(keys.queues)
@@ -188,15 +186,12 @@ class IncrementalReader:
         full_index: bool,
     ) -> tuple[_Partition, set[str]]:
         """The partition's cache for this scrape (its periods still to be completed) and the names to re-read."""
-        raw_seq = meta.get(b"seq", meta.get("seq"))
-        seq = None if raw_seq is None else int(raw_seq)
-        if cached is None or cached.seq is None or seq is None or seq < cached.seq:
-            return _Partition(seq), set()
-        trimmed = full_index and bool(lowest) and lowest[0][1] > cached.seq  # entries past it may be gone
-        if trimmed:
-            return _Partition(seq), set()
-        newest = max([seq, *(int(score) for _name, score in changed)])
-        return _Partition(newest, dict(cached.periods)), {_text(name) for name, _score in changed}
+        newest, names = changed_since(
+            None if cached is None else cached.seq, meta_seq(meta, "seq"), changed, lowest, full_index
+        )
+        if cached is None or names is None:
+            return _Partition(newest), set()
+        return _Partition(newest, dict(cached.periods)), {_text(name) for name in names}
 
 
 def _contents(name: str, reply: Any) -> Contents:

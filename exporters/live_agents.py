@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from redis.client import Pipeline
 
+from exporters.change_index import changed_since, meta_seq, since
 from exporters.live_totals import GROUPS_KEPT, LiveAgent, LiveAgentParser, LiveTime, Span
 from streams.redis_keys import PartitionKeys
 
@@ -58,23 +59,19 @@ class LiveAgents:
     def ask_changes(self, pipe: Pipeline, keys: PartitionKeys) -> None:
         """Queue the reads of the partition's change index: since the cached sequence, lowest entry, size."""
         cached = self._partitions.get(keys)
-        since = f"({cached.lseq}" if cached is not None and cached.lseq is not None else "+inf"
-        pipe.zrange(keys.live_changes, since, "+inf", byscore=True, withscores=True)
+        after = since(None if cached is None else cached.lseq)
+        pipe.zrange(keys.live_changes, after, "+inf", byscore=True, withscores=True)
         pipe.zrange(keys.live_changes, 0, 0, withscores=True)
         pipe.zcard(keys.live_changes)
 
     def plan(self, keys: PartitionKeys, meta: Mapping[Any, Any], replies: Iterator[Any]) -> LiveRead:
         """What to read of the partition, from its meta and the three replies ``ask_changes`` queued."""
         changed, lowest, size = next(replies), next(replies), next(replies)
-        raw_seq = meta.get(b"lseq", meta.get("lseq"))
-        lseq = None if raw_seq is None else int(raw_seq)
         cached = self._partitions.get(keys)
-        if cached is None or cached.lseq is None or lseq is None or lseq < cached.lseq:
-            return LiveRead(keys, lseq, None)
-        if size >= self.changes_kept and lowest and lowest[0][1] > cached.lseq:  # entries past it may be gone
-            return LiveRead(keys, lseq, None)
-        newest = max([lseq, *(int(score) for _agent, score in changed)])
-        return LiveRead(keys, newest, [agent for agent, _score in changed])
+        lseq, agents = changed_since(
+            None if cached is None else cached.lseq, meta_seq(meta, "lseq"), changed, lowest, size >= self.changes_kept
+        )
+        return LiveRead(keys, lseq, agents)
 
     @staticmethod
     def ask_states(pipe: Pipeline, reads: Sequence[LiveRead]) -> None:

@@ -79,14 +79,19 @@ def parse_waiting(reply: Sequence[Any]) -> list[tuple[int, int, int]]:
 
 
 def merge_partitions_waiting(
-    waiting: dict[str, tuple[int, int | None]], qids: Sequence[str], reply: Sequence[Any]
+    waiting: dict[str, tuple[int, int | None]],
+    qids: Sequence[str],
+    reply: Sequence[Any],
+    asked: Sequence[str] | None = None,
 ) -> None:
-    """Add one partition's reply for ``qids`` into ``waiting`` (qid -> count, oldest ms); every qid listed
-    gets an entry, (0, None) when nothing waits in any partition."""
+    """Add one partition's reply into ``waiting`` (qid -> count, oldest ms); every qid of the partition
+    (``qids``) gets an entry, (0, None) when nothing waits in any partition. The reply's positions are those
+    of the queues the script was asked about (``asked``, by default ``qids``)."""
     for qid in qids:
         if qid not in waiting:
             waiting[qid] = (0, None)
+    asked = qids if asked is None else asked
     for position, count, oldest_ms in parse_waiting(reply):
-        qid = qids[position]
+        qid = asked[position]
         known_count, known_oldest = waiting[qid]
         waiting[qid] = (known_count + count, oldest_ms if known_oldest is None else min(known_oldest, oldest_ms))

@@ -158,14 +158,15 @@ class PartitionStore:
     async def index_waiting(self, partition: int, processor: ContactPartition) -> None:
         """Make the partition's set of waiting queues complete, from the waiting legs just loaded (a worker
         from before the set, or one that wrote without it, may have left it short); fenced by the offset."""
+        if processor.offset < 0:  # nothing written yet: nothing waits, and meta stays absent
+            return
         keys = self.keys("contacts", partition)
         plan = WritePlan(keys.meta, keys.changes, keys.live_changes)
         qids = sorted({leg.where.qid for leg in processor.legs.values() if leg.waiting_since_ms is not None})
         if qids:
             plan.call("SADD", keys.waiting_queues, *qids)
         plan.call("HSET", keys.meta, WAITING_INDEX_OFFSET, processor.offset)
-        if processor.offset >= 0:  # nothing written yet: nothing waits, and meta stays absent
-            await self._batch_script(keys=plan.keys, args=plan.arguments(processor.offset))
+        await self._batch_script(keys=plan.keys, args=plan.arguments(processor.offset))
 
     @staticmethod
     def _hash_changes(plan: WritePlan, key: str, upserted: dict[str, Any], deleted: set[str]) -> None:
