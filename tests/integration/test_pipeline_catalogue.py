@@ -20,7 +20,8 @@ CHAT = {"tenant": "acme", "queue": "support", "channel": "chat"}
 def _script(base_ms: int) -> Script:
     """
     Seconds after B (B = the start of the current minute - 2 min, so every event lies in the current report
-    interval unless that began less than 2 minutes ago; the test then leaves the interval window out).
+    interval unless that began less than 2 minutes ago, or a new one began before the scrape; the test then
+    leaves the interval window out).
 
         0    10   20   30   40   50   60   70   80   90
     k1  Q----A----F---------E----W                          wait 10, first response 20, resolved at 70
@@ -90,8 +91,9 @@ def test_customer_and_agent_figures_equal_the_hand_computed_ones(pipeline: Pipel
     sent = produce(pipeline.kafka.url, [(topics[s], k.encode(), orjson.dumps(e)) for s, k, e in script.events])
     pipeline.wait_for_records(sent, watch=[worker])
     samples = scrape(url)
+    scraped_by_ms = int(time.time() * 1000)  # the scrape's interval may have begun after ``now_ms``
 
-    interval_start = now_ms - now_ms % 900_000
+    interval_start = scraped_by_ms - scraped_by_ms % 900_000
     windows = ["5m", "15m", "1h", "today"] + (["interval"] if base_ms >= interval_start else [])
     problems = []
     for window in windows:
