@@ -10,6 +10,7 @@ from typing import Any
 
 from callpulse import preflight, wiring
 from callpulse.kafka_security import KafkaSecurity
+from callpulse.malloc_tuning import fix_mmap_threshold
 from callpulse.redis_security import redis_options
 from callpulse.settings import Settings
 
@@ -38,6 +39,7 @@ def _checked(settings: Settings, *, kafka: bool, redis: bool) -> bool:
 
 
 def run_worker(settings: Settings) -> int:
+    fix_mmap_threshold(settings.malloc_mmap_threshold_bytes)
     if not _checked(settings, kafka=True, redis=True):
         return 2
     from faust.worker import Worker
@@ -49,6 +51,7 @@ def run_worker(settings: Settings) -> int:
 
 
 def run_exporter(settings: Settings) -> int:
+    fix_mmap_threshold(settings.malloc_mmap_threshold_bytes)
     if not _checked(settings, kafka=False, redis=True):
         return 2
     from redis import Redis

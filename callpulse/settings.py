@@ -59,6 +59,13 @@ class Settings(SecuritySettings):
     fetch_max_wait_seconds: Seconds = Field(
         0.05, description="Longest a worker's Kafka fetch waits for data (Faust's fixed 1.5 s delays events)"
     )
+    malloc_mmap_threshold_bytes: int = Field(
+        128 * 1024,
+        ge=0,
+        le=32 * 1024 * 1024,
+        description="glibc: allocations this big or bigger are mmapped and returned when freed, so RSS stays flat "
+        "(0: glibc's sliding default)",
+    )
     broker_session_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer session timeout")
     broker_rebalance_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer rebalance timeout")
 

@@ -16,6 +16,7 @@ from processors.events import (
 from processors.figures import BucketKey, KpiPolicy
 from processors.partition_base import SEEN_PREFIX, PartitionBase
 
+EXPIRY_SLACK = 1024  # heap entries beyond two per leg or seen id before the heap is rebuilt
 _SETTLED: Any = object()  # what ``_unsettled`` gives for a leg the batch has not changed since it was settled
 Contributions = tuple[dict[BucketKey, int], dict[BucketKey, int]]  # (sums, maxima) of ``contacts.contributions``
 
@@ -41,10 +42,13 @@ class ContactPartition(PartitionBase):
         # open leg's key -> the leg as last settled and its contributions: the next batch's ``first`` (a settled
         # leg is never changed, a batch changes a copy), so they are not computed again
         self._contributed: dict[str, tuple[contacts.ContactLeg, Contributions]] = {}
-        for leg_id, leg in self.legs.items():
-            heapq.heappush(self._expiry, (self._expires_at(leg), leg_id))
-        for record_key, expires_at in self.seen.items():
-            heapq.heappush(self._expiry, (expires_at, record_key))
+        self._rebuild_expiry()
+
+    def _rebuild_expiry(self) -> None:
+        """One heap entry per leg and per seen id, at its current expiry (what ``_evict`` would keep)."""
+        self._expiry = [(self._expires_at(leg), leg_id) for leg_id, leg in self.legs.items()]
+        self._expiry.extend((expires_at, record_key) for record_key, expires_at in self.seen.items())
+        heapq.heapify(self._expiry)
 
     def _expires_at(self, leg: contacts.ContactLeg) -> int:
         # an open leg also waits out the lateness, so an event of it that is not late still finds it
@@ -185,6 +189,10 @@ class ContactPartition(PartitionBase):
     def _finish(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         for leg_id in list(self._unsettled):
             self._settle(leg_id, self.legs[leg_id], changes)
+        # A closing leg gets a second, earlier entry; its first stays until the stale horizon passes (hours).
+        # Rebuilt once the heap is mostly such entries, so memory follows the open legs, not the traffic.
+        if len(self._expiry) > EXPIRY_SLACK + 2 * (len(self.legs) + len(self.seen)):
+            self._rebuild_expiry()
         for leg_id, first in touched.items():
             if leg_id.startswith(SEEN_PREFIX):
                 if leg_id in self.seen:

@@ -69,6 +69,8 @@ def create_app(
         broker_heartbeat_interval=min(3.0, broker_session_timeout_seconds / 3),
         broker_rebalance_timeout=broker_rebalance_timeout_seconds,
         producer_acks=-1,
+        # records fetched ahead per agent (Faust's 4,096 could hold 40M events of batch records): two batches
+        stream_buffer_maxsize=max(2 * batch_max_records, 64),
         broker_credentials=broker_credentials,
     )
     topics: dict[Stream, Any] = {

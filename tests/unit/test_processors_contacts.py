@@ -23,7 +23,7 @@ import pytest
 
 import oracle
 from oracle import MINUTE, T0, accumulate, contact_event, records
-from processors import formulas
+from processors import contact_partition, formulas
 from processors.events import RejectReason
 from processors.figures import Figure, KpiPolicy
 from processors.partition import SEEN_PREFIX, ContactPartition
@@ -1095,6 +1095,29 @@ def test_closed_contact_is_forgotten_after_the_allowed_lateness() -> None:
     assert b3.records_deleted == {leg("c1")}
     assert "stale_evicted" not in b3.stats
     assert leg("c1") not in partition.legs
+
+
+def test_closed_contacts_leave_no_expiry_entries_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each contact is queued and abandoned a second later: its leg is kept 60 s (the lateness) but its first
+    # expiry entry, made while it was open, is 1 h out. Without the heap being rebuilt, 600 contacts 10 s
+    # apart leave the last hour's entries (~360) for 6 legs; with a slack of 8 the heap stays within 8 + 2
+    # per leg and seen id. The figures are those of the same contacts with no rebuild (a slack larger than
+    # the traffic).
+    policy = KpiPolicy(stale_contact_ms=3_600_000, allowed_lateness_ms=60_000)
+    stories = [
+        [ev("queued", n * 10_000, contact=f"c{n}"), ev("abandoned", n * 10_000 + 1_000, contact=f"c{n}")]
+        for n in range(600)
+    ]
+    batches = [list(itertools.chain.from_iterable(stories[n : n + 5])) for n in range(0, 600, 5)]
+    monkeypatch.setattr(contact_partition, "EXPIRY_SLACK", 10**9)
+    unbounded, plain = run(batches, policy)
+    monkeypatch.setattr(contact_partition, "EXPIRY_SLACK", 8)
+    bounded, rebuilt = run(batches, policy)
+    assert len(unbounded._expiry) > 300
+    assert len(bounded._expiry) <= 8 + 2 * (len(bounded.legs) + len(bounded.seen))
+    assert set(bounded.legs) == set(unbounded.legs) and len(bounded.legs) < 10
+    assert accumulate(rebuilt).nonzero_sums() == accumulate(plain).nonzero_sums()
+    assert [b.records_deleted for b in rebuilt] == [b.records_deleted for b in plain]
 
 
 # ----------------------------------------------------------------------------------------------- holds
