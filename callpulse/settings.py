@@ -53,6 +53,11 @@ class Settings(SecuritySettings):
         le=100_000,
         description="Most Kafka records (one event, or a batch of up to 10,000) the worker applies at once",
     )
+    batch_max_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        description="Most record bytes of one partition applied and written at once (a bigger batch goes in parts)",
+    )
     batch_within_seconds: Seconds = Field(
         0.05, description="Longest wait to fill a batch (a full batch goes at once; this bounds the added delay)"
     )

@@ -66,6 +66,7 @@ def worker_app(settings: Settings) -> Any:
         longest_window_seconds=max(settings.windows),
         batch_max_records=settings.batch_max_records,
         batch_within_seconds=settings.batch_within_seconds,
+        batch_max_bytes=settings.batch_max_bytes,
         fetch_max_wait_seconds=settings.fetch_max_wait_seconds,
         broker_session_timeout_seconds=settings.broker_session_timeout_seconds,
         broker_rebalance_timeout_seconds=settings.broker_rebalance_timeout_seconds,

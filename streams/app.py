@@ -42,6 +42,7 @@ def create_app(
     longest_window_seconds: int,
     batch_max_records: int,
     batch_within_seconds: float,
+    batch_max_bytes: int,
     broker_session_timeout_seconds: float,
     broker_rebalance_timeout_seconds: float,
     fetch_max_wait_seconds: float = 0.1,
@@ -69,8 +70,8 @@ def create_app(
         broker_heartbeat_interval=min(3.0, broker_session_timeout_seconds / 3),
         broker_rebalance_timeout=broker_rebalance_timeout_seconds,
         producer_acks=-1,
-        # records fetched ahead per agent (Faust's 4,096 could hold 40M events of batch records): two batches
-        stream_buffer_maxsize=max(2 * batch_max_records, 64),
+        # records fetched ahead per agent: one batch (Faust's 4,096 could hold 40M events of batch records)
+        stream_buffer_maxsize=max(batch_max_records, 64),
         broker_credentials=broker_credentials,
     )
     topics: dict[Stream, Any] = {
@@ -117,7 +118,9 @@ def create_app(
     consumer = FaustConsumer(app, {stream: topic.get_topic_name() for stream, topic in topics.items()})
     recovery = Recovery(store.redis, prefix=redis_prefix, consumer=consumer)
     app.timer(RECOVERY_CHECK_SECONDS)(recovery.check)
-    applier = BatchApplier(store, policy, send_dead_letters, send_forwards=send_forwards, recovery=recovery)
+    applier = BatchApplier(
+        store, policy, send_dead_letters, send_forwards=send_forwards, recovery=recovery, max_bytes=batch_max_bytes
+    )
     streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
 
     def make_agent(stream: Stream) -> Any:
