@@ -83,6 +83,18 @@ class AgentPartition(PartitionBase):
         self._event_ids[agent_id] = (timeline, event_ids)
         return event_ids
 
+    def _forget_pruned(self, agent_id: str, timeline: agents.AgentTimeline, pruned: agents.AgentTimeline) -> None:
+        """Keep the ids of the pruned timeline: those of ``timeline`` less the dropped transitions' ids (not
+        made again from every transition at the agent's next event)."""
+        kept = self._event_ids.get(agent_id)
+        if kept is None or kept[0] is not timeline:
+            self._event_ids.pop(agent_id, None)
+            return
+        event_ids = kept[1]
+        for transition in timeline.transitions[: len(timeline.transitions) - len(pruned.transitions)]:
+            event_ids.discard(transition.event_id)
+        self._event_ids[agent_id] = (pruned, event_ids)
+
     def _evict(self, changes: BatchChanges, touched: dict[str, Any]) -> None:
         """Nothing to do per record: a timeline is pruned when it changes (see ``_apply_event``)."""
 
@@ -101,8 +113,8 @@ class AgentPartition(PartitionBase):
             before = agents.contributions(first, self.policy, start) if first is not None else {}
             changes.add_sums(before, agents.contributions(timeline, self.policy, start))
             pruned = agents.prune(timeline, self._prune_at.pop(agent_id))
-            if pruned is not timeline:  # its ids are no longer those of the timeline
-                self._event_ids.pop(agent_id, None)
+            if pruned is not timeline:
+                self._forget_pruned(agent_id, timeline, pruned)
                 timeline = self.timelines[agent_id] = pruned
             changes.records_upserted[agent_id] = timeline.to_json()
             live = agents.live_state(timeline)

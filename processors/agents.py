@@ -16,13 +16,15 @@ from typing import Any
 
 from processors.events import AgentEvent, AgentState, QueueRef
 from processors.figures import BucketKey, Figure, KpiPolicy, agent_key, state_figure
-from processors.windows import bucket_start
 
 JsonRow = tuple[int, str, str, str, str | None, tuple[str, ...]]  # [time, event id, state, qid, reason, members]
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(slots=True, order=True)
 class Transition:
+    """One change of an agent's state. Never changed once made (timelines share them), but not frozen: a
+    frozen dataclass is made through ``object.__setattr__`` per field, several times slower (one per agent event)."""
+
     time_ms: int
     event_id: str
     state: AgentState = field(compare=False)
@@ -37,7 +39,7 @@ class Transition:
         row = self._row
         if row is None:
             row = (self.time_ms, self.event_id, str(self.state), self.qid, self.reason, self.members)
-            object.__setattr__(self, "_row", row)  # a cache, not a change: frozen for everything else
+            self._row = row  # a cache, not a change
         return row
 
 
@@ -131,44 +133,61 @@ def contributions(timeline: AgentTimeline, policy: KpiPolicy, start: int = 0) ->
     transitions = timeline.transitions
     if start >= len(transitions):  # nothing ends at ``start`` or later (the timeline before a batch appended to it)
         return sums
-    owners_of: dict[str, tuple[str, ...]] = {}
+    owners_of: dict[str, tuple[str, ...]] = {}  # qid -> the owners its figures count under
     bucket_ms = policy.bucket_ms
-
-    def add(bucket: int, qid: str, figure: str, value: int) -> None:
-        owners = owners_of.get(qid)
-        if owners is None:
-            agent = agent_key(_tenant_of(qid), timeline.agent_id)  # the tenant the figure counts in
-            owners = owners_of[qid] = (qid, agent) if policy.per_agent else (qid,)
-        for owner in owners:
-            key = (bucket, owner, figure)
-            sums[key] = sums.get(key, 0) + value
+    per_agent, agent_id = policy.per_agent, timeline.agent_id
+    available, offline = AgentState.AVAILABLE, AgentState.OFFLINE
+    get = sums.get  # (adding to ``sums`` is inlined below: this runs for every transition of every batch)
 
     before = transitions[max(start - 1, 0)]
     for after in transitions[max(start, 1) :]:
-        if before.state is not AgentState.OFFLINE:
-            figure = state_figure(str(before.state))  # str() of a StrEnum is its value, faster than .value
+        state = before.state
+        if state is not offline:
+            qid = before.qid
+            owners = owners_of.get(qid) or _owners(owners_of, qid, agent_id, per_agent)
+            figure = _STATE_FIGURES[state]
             at, end = before.time_ms, after.time_ms
             while at < end:  # split_by_bucket, inlined
                 bucket = at - at % bucket_ms
                 piece_end = min(end, bucket + bucket_ms)
-                add(bucket, before.qid, figure, piece_end - at)
+                for owner in owners:
+                    key = (bucket, owner, figure)
+                    sums[key] = get(key, 0) + piece_end - at
                 at = piece_end
         before = after
     idle_since: int | None = None
     index = start
-    while index > 0 and transitions[index - 1].state is AgentState.AVAILABLE:  # the idle stretch into ``start``
+    while index > 0 and transitions[index - 1].state is available:  # the idle stretch into ``start``
         index -= 1
         idle_since = transitions[index].time_ms
     for transition in transitions[start:]:
-        if transition.state is AgentState.AVAILABLE:
-            idle_since = transition.time_ms if idle_since is None else idle_since
+        state = transition.state
+        if state is available:
+            if idle_since is None:
+                idle_since = transition.time_ms
             continue
-        if transition.state is AgentState.ON_CONTACT and idle_since is not None:
-            bucket = bucket_start(transition.time_ms, bucket_ms)
-            add(bucket, transition.qid, _IDLE_GAPS, 1)
-            add(bucket, transition.qid, _IDLE_MS, transition.time_ms - idle_since)
+        if state is AgentState.ON_CONTACT and idle_since is not None:
+            at = transition.time_ms
+            bucket = at - at % bucket_ms
+            qid = transition.qid
+            owners = owners_of.get(qid) or _owners(owners_of, qid, agent_id, per_agent)
+            for owner in owners:
+                key = (bucket, owner, _IDLE_GAPS)
+                sums[key] = get(key, 0) + 1
+            for owner in owners:
+                key = (bucket, owner, _IDLE_MS)
+                sums[key] = get(key, 0) + at - idle_since
         idle_since = None
     return {key: value for key, value in sums.items() if value}
+
+
+_STATE_FIGURES = {state: state_figure(str(state)) for state in AgentState}  # str() of a StrEnum is its value
+
+
+def _owners(owners_of: dict[str, tuple[str, ...]], qid: str, agent_id: str, per_agent: bool) -> tuple[str, ...]:
+    """The queue, and with ``per_agent`` the agent under the queue's tenant; kept in ``owners_of``."""
+    owners = owners_of[qid] = (qid, agent_key(_tenant_of(qid), agent_id)) if per_agent else (qid,)
+    return owners
 
 
 @lru_cache(maxsize=4096)  # a handful of queues, in every agent's contributions

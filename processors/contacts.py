@@ -93,6 +93,7 @@ class ContactLeg:
         return self.abandoned_ms is not None or self.timeout_ms is not None or self.wrapup_ms is not None
 
     def to_json(self) -> dict[str, Any]:
+        holds = self.holds
         return {
             "t": self.where.qid,
             "c": self.contact_id,
@@ -105,7 +106,7 @@ class ContactLeg:
             "w": self.wrapup_ms,
             "fr": self.first_response_ms,
             "ag": self.agent_id,
-            "h": [list(hold) for hold in self.holds],
+            "h": [list(hold) for hold in holds] if holds else [],  # (most legs have no hold)
             "ids": sorted(self.event_ids),
             "l": self.last_event_ms,
         }

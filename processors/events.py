@@ -8,7 +8,7 @@ lengths, names, times) is an ``EventLimits`` (processors/limits.py); the default
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -110,11 +110,13 @@ class QueueRef:
     tenant: str
     queue: str
     channel: Channel
+    # ``tenant/queue/channel``: names cannot hold '/', so this splits back unambiguously. Made once: every
+    # event's leg key, figure key and waiting set is named by it.
+    qid: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def qid(self) -> str:
-        """``tenant/queue/channel``: names cannot hold '/', so this splits back unambiguously."""
-        return f"{self.tenant}/{self.queue}/{self.channel}"  # a StrEnum formats as its value (.value is slow)
+    def __post_init__(self) -> None:
+        # a StrEnum formats as its value (.value is slow); set through object: the dataclass is frozen
+        object.__setattr__(self, "qid", f"{self.tenant}/{self.queue}/{self.channel}")
 
     @classmethod
     def from_qid(cls, qid: str) -> QueueRef:
@@ -332,7 +334,13 @@ def _common(document: dict[str, Any], limits: EventLimits, now_ms: int | None) -
                 f"channel {str(channel_text)[:40]!r} is not one of voice, chat, email, social",
             )
         ) from None
-    return event_id, time_ms, QueueRef(tenant, queue, channel)
+    return event_id, time_ms, _queue_ref(tenant, queue, channel)
+
+
+@lru_cache(maxsize=4096)  # a contact center has a few hundred queues; each event names one
+def _queue_ref(tenant: str, queue: str, channel: Channel) -> QueueRef:
+    """One shared (immutable) ``QueueRef`` per queue, its ``qid`` made once."""
+    return QueueRef(tenant, queue, channel)
 
 
 @lru_cache(maxsize=64)  # the few valid values of a few enums (a bad value raises, so it is not kept)
