@@ -13,14 +13,18 @@ def _entry(name: str, value: Any) -> dict[str, Any]:
 
 def summarize(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]:
     values: dict[str, Any] = {}
-    ceiling, worker = measurements.get("ceiling"), measurements.get("worker")
-    if ceiling:
-        values["ceiling_events_per_second"] = ceiling["events_per_second"]
+    worker = measurements.get("worker")
+    ceilings = [c["events_per_second"] for c in (measurements.get("ceiling"), measurements.get("ceiling_after")) if c]
+    if len(ceilings) == 2:
+        values["ceiling_before_events_per_second"], values["ceiling_after_events_per_second"] = ceilings
+    ceiling = sum(ceilings) / len(ceilings) if ceilings else None  # before and after run 1: their mean
+    if ceiling is not None:
+        values["ceiling_events_per_second"] = ceiling
     if worker:
         values["worker_events_per_second"] = worker["events_per_second"]
         values["worker_events_per_cpu_second"] = worker["events_per_cpu_second"]
-    if ceiling and worker and ceiling["events_per_second"]:
-        values["worker_to_ceiling"] = worker["events_per_second"] / ceiling["events_per_second"]
+    if ceiling and worker:
+        values["worker_to_ceiling"] = worker["events_per_second"] / ceiling
     values.update(_latency(measurements.get("latency")))
     values.update(_memory(worker))
     values.update(_scrape(measurements.get("scrape")))

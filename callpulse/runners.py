@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from callpulse import preflight, wiring
+from callpulse.gc_tuning import tune_gc
 from callpulse.kafka_security import KafkaSecurity
 from callpulse.malloc_tuning import fix_mmap_threshold
 from callpulse.redis_security import redis_options
@@ -46,6 +47,7 @@ def run_worker(settings: Settings) -> int:
 
     app = wiring.worker_app(settings)
     worker = Worker(app, loglevel=settings.log_level.lower(), override_logging=False)
+    tune_gc(settings.gc_gen0_threshold)
     worker.execute_from_commandline()
     return 0
 
@@ -76,6 +78,7 @@ def run_exporter(settings: Settings) -> int:
         auth=wiring.exporter_auth(settings),
         tls=wiring.exporter_tls(settings),
     )
+    tune_gc(settings.gc_gen0_threshold)
     log.info(
         "exporter serving %s/metrics (%s); /health is open",
         server.url,

@@ -71,6 +71,13 @@ class Settings(SecuritySettings):
         description="glibc: allocations this big or bigger are mmapped and returned when freed, so RSS stays flat "
         "(0: glibc's sliding default)",
     )
+    gc_gen0_threshold: int = Field(
+        50_000,
+        ge=0,
+        le=10_000_000,
+        description="Python's cyclic garbage collector runs after this many more allocations than frees (Python's "
+        "default is 700) and skips what start-up made; 0: Python's defaults",
+    )
     broker_session_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer session timeout")
     broker_rebalance_timeout_seconds: Seconds = Field(60.0, description="Kafka consumer rebalance timeout")
 

@@ -42,10 +42,16 @@ def test_the_run_is_described(results: dict[str, Any]) -> None:
     assert results["measurements"]["contents"]["total_events"] == results["settings"]["events"] == 5000
 
 
-def test_ceiling_decodes_every_event(results: dict[str, Any]) -> None:
-    ceiling = results["measurements"]["ceiling"]
-    assert ceiling["events"] == 5000 and ceiling["rejected"] == 0 and 0 < ceiling["records"] <= 5000
-    assert ceiling["events_per_second"] > 0 and ceiling["seconds"] > 0
+def test_ceiling_decodes_every_event_before_and_after_the_worker(results: dict[str, Any]) -> None:
+    measurements, summary = results["measurements"], results["summary"]
+    for ceiling in (measurements["ceiling"], measurements["ceiling_after"]):
+        assert ceiling["events"] == 5000 and ceiling["rejected"] == 0 and 0 < ceiling["records"] <= 5000
+        assert ceiling["events_per_second"] > 0 and ceiling["seconds"] > 0
+        assert ceiling["gc_gen0_threshold"] == 50_000  # the worker's default collector setting
+    before, after = measurements["ceiling"]["events_per_second"], measurements["ceiling_after"]["events_per_second"]
+    assert summary["ceiling_events_per_second"]["value"] == pytest.approx((before + after) / 2)
+    ratio = measurements["worker"]["events_per_second"] / ((before + after) / 2)
+    assert summary["worker_to_ceiling"]["value"] == pytest.approx(ratio)
 
 
 def test_the_worker_applies_exactly_what_was_produced(results: dict[str, Any]) -> None:
