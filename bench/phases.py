@@ -5,8 +5,9 @@
 3. Run 1: one worker, fresh group and prefix: throughput, CPU, RSS at the memory checkpoints; then the
    ceiling once more (the ratio uses the mean of the two).
 4. Latency: with that worker caught up, an exporter and the paced load with probes on the same topics.
-5. Run 2: two workers (the second joining once the first has begun) from a fresh group over everything
-   produced in 1 and 4; its counters and figures must equal run 1's.
+5. Run 2: one worker, and run 3: two workers (the second joining once the first has begun), each from a
+   fresh group over everything produced in 1 and 4; events per worker CPU-second of 3 against 2, and run
+   3's counters and figures must equal run 1's.
 6. Scrape: N-queue states applied with the worker's code, one exporter each, timed GETs.
 """
 
@@ -28,7 +29,7 @@ from bench.scrape import populate, summarize, time_scrapes
 from bench.sizes import Size
 from bench.stack import Deployment, Stack, wait_healthy
 from bench.traffic import Produced, default_model, minutes_of, now_ms, produce_minutes
-from bench.workers import CpuReader, Watched, WorkerRun, WorkerRunner, watch, watch_self
+from bench.workers import CpuReader, Watched, WorkerRunner, watch, watch_self
 from streams.topics import ensure_topics
 
 
@@ -108,7 +109,7 @@ def worker_runs(bench: Bench, deployment: Deployment, produced: Produced) -> Non
     finally:
         runner.stop()
     if bench.wants("scaleout"):
-        scaleout(bench, runner, first, final)
+        scaleout(bench, runner, final)
 
 
 def latency(bench: Bench, deployment: Deployment, worker: Watched) -> int:
@@ -157,15 +158,23 @@ class Final:
     state: dict[str, int]
 
 
-def scaleout(bench: Bench, runner: WorkerRunner, first: WorkerRun, final: Final) -> None:
-    bench.say("run 2: two workers, the second joining once the first has begun")
+def scaleout(bench: Bench, runner: WorkerRunner, final: Final) -> None:
+    """One worker, then two, each from a fresh group over the same contents (run 1's bulk load plus the
+    latency load, whose small records cost more per event than the bulk's: run 1 alone would not compare)."""
+    bench.say("run 2: one worker over everything run 3 reads")
+    try:
+        single = runner.run(final.events, workers=1)
+    finally:
+        runner.stop()
+    bench.say(f"run 2: {single.events_per_second:,.0f} events/s, {single.events_per_cpu_second:,.0f} per CPU-second")
+    bench.say("run 3: two workers, the second joining once the first has begun")
     try:
         second = runner.run(final.events, workers=2)
         second_state = figures.figures(bench.stack.redis(), second.prefix)
     finally:
         runner.stop()
     bench.measurements["scaleout"] = {
-        "one_worker": first.as_json(),
+        "one_worker": single.as_json(),
         "two_workers": second.as_json(),
         "expected_events": final.events,
         "one_worker_final_stats": final.stats,
@@ -175,7 +184,7 @@ def scaleout(bench: Bench, runner: WorkerRunner, first: WorkerRun, final: Final)
         "figures_digest": {"one_worker": figures.digest(final.state), "two_workers": figures.digest(second_state)},
         "differences": figures.differences(final.state, second_state),
     }
-    bench.say(f"run 2: {second.events_per_second:,.0f} events/s, handovers {len(second.handovers)}")
+    bench.say(f"run 3: {second.events_per_second:,.0f} events/s, handovers {len(second.handovers)}")
 
 
 def scrape(bench: Bench) -> None:

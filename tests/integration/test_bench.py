@@ -88,9 +88,12 @@ def test_two_workers_compute_exactly_what_one_does(results: dict[str, Any]) -> N
     scaleout = results["measurements"]["scaleout"]
     assert scaleout["counts_exact"] and scaleout["figures_identical"], scaleout["differences"]
     assert scaleout["figures_compared"] > 100
-    two = scaleout["two_workers"]
+    one, two = scaleout["one_worker"], scaleout["two_workers"]
     assert two["workers"] == 2 and two["seen_events"] == scaleout["expected_events"]
     assert two["second_started_at_events"] > 0 and two["events_per_second"] > 0
+    # the one-worker baseline read the same records (run 1 saw only the bulk contents when measured)
+    assert one["workers"] == 1 and one["seen_events"] == scaleout["expected_events"] and one["stats"] == two["stats"]
+    assert one["prefix"] not in (two["prefix"], results["measurements"]["worker"]["prefix"])
 
 
 def test_the_summary_judges_every_target_and_compares(results: dict[str, Any]) -> None:
