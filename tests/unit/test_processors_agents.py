@@ -568,3 +568,21 @@ def test_stored_timelines_do_not_depend_on_where_batches_are_cut() -> None:
     assert len(records) > 300 and one_by_one
     assert stored(37) == one_by_one
     assert stored(len(records)) == one_by_one
+
+
+def test_a_pruned_timeline_still_knows_its_kept_events_and_forgets_the_dropped() -> None:
+    # lateness 60 s. The 100 s event prunes before 40 s, keeping the newest transition before it (20 s):
+    # 0 s and 10 s are dropped. A resent kept event in time is a duplicate; a resent dropped one is late.
+    policy = KpiPolicy(allowed_lateness_ms=60_000)
+    dropped, kept = ag("available", 0), ag("on_contact", 70_000)
+    first = [[dropped, ag("aux", 10_000), ag("available", 20_000)], [kept, ag("wrapup", 100_000)]]
+    partition, _ = run(first, policy)
+    offset = 5
+    for resent, outcome in ((kept, "duplicate"), (dropped, "dead_letter:late_event"), (kept, "duplicate")):
+        changes = partition.apply_batch(records([resent], first_offset=offset))
+        offset += 1
+        assert changes.stats == {outcome: 1} and changes.sums == {}
+    timeline = partition.timelines["alice"]
+    ids = {transition.event_id for transition in timeline.transitions}
+    assert [transition.time_ms for transition in timeline.transitions] == [T0 + 20_000, T0 + 70_000, T0 + 100_000]
+    assert partition._ids_of("alice", timeline) == ids
