@@ -13,7 +13,9 @@ worker is ready and a commit interval has passed.
 from __future__ import annotations
 
 import re
+import statistics
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,6 +25,9 @@ from bench.stack import BenchError, Child, Deployment, events_seen
 
 READY_MARK = "Worker ready"
 POLL_SECONDS = 0.05
+RSS_SAMPLES = 11
+"""RSS at a memory checkpoint is the median of the samples of the polls up to it (about half a second of
+work): a busy worker's RSS moves ±10 % from one moment to the next with the batches in flight."""
 _LOADED = re.compile(r"loaded partition (\w+:\d+) at offset (-?\d+)")
 
 
@@ -86,7 +91,8 @@ class WorkerRun:
     events_per_second: float = 0.0
     cpu_seconds: float = 0.0
     events_per_cpu_second: float = 0.0
-    rss_bytes: dict[int, int] = field(default_factory=dict)  # checkpoint (events) -> RSS of the workers
+    rss_bytes: dict[int, int] = field(default_factory=dict)  # checkpoint (events) -> RSS of the workers (median)
+    rss_samples: dict[int, list[int]] = field(default_factory=dict)  # checkpoint -> the samples of that median
     second_started_at_events: int | None = None
     second_ready_before_done: bool | None = None  # True: the group rebalanced while work was left
     handovers: list[str] = field(default_factory=list)  # "<worker>: contacts:3@1234" loaded mid-stream
@@ -95,6 +101,7 @@ class WorkerRun:
     def as_json(self) -> dict[str, object]:
         data = dict(vars(self))
         data["rss_bytes"] = {str(k): v for k, v in self.rss_bytes.items()}
+        data["rss_samples"] = {str(k): v for k, v in self.rss_samples.items()}
         return data
 
 
@@ -111,6 +118,7 @@ class WorkerRunner:
         result = WorkerRun(workers, self.deployment.fresh_run(), expected)
         self.watched = [watch(self.deployment.start("worker"))]
         started = last_idle = time.perf_counter()
+        recent_rss: deque[int] = deque(maxlen=RSS_SAMPLES)
         while True:
             for worker in self.watched:
                 worker.poll()
@@ -120,9 +128,12 @@ class WorkerRunner:
             if len(self.watched) < workers and seen:
                 result.second_started_at_events = seen
                 self.watched.append(watch(self.deployment.start("worker")))
+            if checkpoints:
+                recent_rss.append(sum(worker.rss() for worker in self.watched))
             for checkpoint in checkpoints:
                 if seen >= checkpoint and checkpoint not in result.rss_bytes:
-                    result.rss_bytes[checkpoint] = sum(worker.rss() for worker in self.watched)
+                    result.rss_bytes[checkpoint] = int(statistics.median(recent_rss))
+                    result.rss_samples[checkpoint] = list(recent_rss)
             if seen >= expected:
                 break
             if now - started > self.timeout:

@@ -6,6 +6,7 @@ Only shapes, counts and signs are checked: the figures themselves depend on the 
 from __future__ import annotations
 
 import io
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,9 @@ def test_the_worker_applies_exactly_what_was_produced(results: dict[str, Any]) -
     assert not [k for k in worker["stats"] if ":dead_letter:" in k or k.endswith(":duplicate")]
     assert worker["events_per_second"] > 0 and worker["cpu_seconds"] > 0
     assert sorted(worker["rss_bytes"]) == ["1000", "5000"] and min(worker["rss_bytes"].values()) > 10 * 2**20
+    for checkpoint, rss in worker["rss_bytes"].items():  # the median of the samples up to the checkpoint
+        samples = worker["rss_samples"][checkpoint]
+        assert 1 <= len(samples) <= 11 and rss == int(statistics.median(samples))
 
 
 def test_every_probe_has_a_latency(results: dict[str, Any]) -> None:
