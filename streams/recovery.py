@@ -87,9 +87,6 @@ class Recovery:
         first = records[0][0]
         if first > offset + 1 and self._rewound_from.get(key) != offset:
             await self._rewind(key, offset, first_kept=first, target=records[-1][0])
-            # Redis lost this partition's state: the others it held lost theirs too. Mark them now, not at the
-            # next check: else this one could be rebuilt first, and the exporter show its figures as whole.
-            await self._check_held()
             return []
         self._applied[key] = offset
         await self._finish_if_done(key, offset)
