@@ -173,11 +173,13 @@ def chunks(records: list[Record], max_bytes: int) -> Iterable[list[Record]]:
 
 
 def group_by_partition(events: Iterable[Any]) -> dict[int, list[Record]]:
-    """Faust events -> {partition: [(offset, key, value), ...]} in offset order."""
+    """Faust events -> {partition: [(offset, key, value), ...]} in the order they were delivered.
+
+    Never sorted by offset: after a seek back (``streams.recovery``), records fetched before the seek can
+    still arrive ahead of the replay in the same batch. Delivery order tells them apart; sorting would put
+    the replay's first records next to the later ones fetched before, and the gap between would be lost."""
     batches: dict[int, list[Record]] = {}
     for event in events:
         message = event.message
         batches.setdefault(message.partition, []).append((message.offset, message.key, message.value))
-    for records in batches.values():
-        records.sort(key=lambda record: record[0])
     return batches

@@ -9,7 +9,12 @@ Kafka's committed offset moved on. Applying the batch would silently give wrong 
    exporter withholds KPIs while any partition is listed);
 2. the consumer seeks back to the stored offset + 1 (offset 0 when nothing is stored: the whole retained
    topic is replayed, since open contacts, duplicate markers and today's figures can go back that far);
-3. records still in flight from before the seek are dropped until the first replayed one arrives.
+3. records still in flight from before the seek are dropped until the first replayed one arrives (in
+   delivery order: the replay comes after them, and its offsets are at most the first one found missing).
+
+The first partition found behind marks at once every other partition this worker applied whose state Redis
+no longer has: were they left to the periodic check, a quick rebuild of the first could clear the rebuilding
+list while the others are still empty, and the exporter would show their partial figures as whole.
 
 Partitions that get no records are found by ``check``, which the worker runs every few seconds: a partition
 whose state this worker applied and Redis no longer has, and a newly assigned one whose consumer-group
@@ -86,7 +91,10 @@ class Recovery:
             return []
         first = records[0][0]
         if first > offset + 1 and self._rewound_from.get(key) != offset:
-            await self._rewind(key, offset, first_kept=first, target=records[-1][0])
+            await self._rewind(key, offset, first_kept=first, target=max(record[0] for record in records))
+            # Redis lost this partition's state: the others it held lost theirs too. Mark them now, not at the
+            # next check: else this one could be rebuilt first, and the exporter show its figures as whole.
+            await self._check_held()
             return []
         self._applied[key] = offset
         await self._finish_if_done(key, offset)
@@ -126,7 +134,8 @@ class Recovery:
                 pipe.exists(PartitionKeys(self.prefix, stream, partition).meta)
             present = await pipe.execute()
         for (key, offset), exists in zip(held, present, strict=True):
-            if not exists and key not in self._awaiting:
+            # checked again after the await: another partition's task may have marked it meanwhile
+            if not exists and key not in self._awaiting and key not in self._lost and self._applied.get(key) == offset:
                 log.error("partition %s:%s: Redis lost its state (applied up to %d); rebuilding", *key, offset)
                 self._lost.add(key)
                 self._applied[key] = -1

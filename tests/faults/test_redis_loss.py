@@ -35,6 +35,7 @@ class ScrapeWatch:
         self.whole_seen = 0
         self.finished = False
         self.error: BaseException | None = None
+        self.last = "nothing scraped yet"
 
     def start(self) -> ScrapeWatch:
         """Scrape from now on in a thread, so that a rebuild faster than the test's next step is still seen."""
@@ -55,6 +56,7 @@ class ScrapeWatch:
     def done(self) -> bool:
         samples = scrape(self.url)
         if sample(samples, "callpulse_exporter_redis_up") != 1:
+            self.last = "exporter: Redis down"
             return False
         kpis = sorted(
             {name for name, _labels in samples if name.startswith(("callpulse_queue_", "callpulse_agent"))}
@@ -63,8 +65,10 @@ class ScrapeWatch:
         if sample(samples, "callpulse_rebuilding") == 1:
             assert not kpis, f"KPIs served while rebuilding: {kpis[:5]}"
             self.rebuilding_seen += 1
+            self.last = f"rebuilding (seen {self.rebuilding_seen} times)"
             return False
         if not kpis:
+            self.last = "no KPIs and not rebuilding"
             return False  # Redis came back empty and the worker has not noticed yet: nothing shown
         accounted = sum(
             sample(samples, name, stream=stream) or 0
@@ -73,6 +77,7 @@ class ScrapeWatch:
         )
         assert accounted >= self.whole, f"KPIs {kpis[:8]} from partial state: {accounted} of {self.whole} records"
         self.whole_seen += 1
+        self.last = f"KPIs of {accounted} of {self.total} records, rebuilding seen {self.rebuilding_seen} times"
         return self.rebuilding_seen > 0 and accounted == self.total
 
     def wait(self, timeout: float, watch: list[subprocess.Popen[bytes]]) -> None:
@@ -83,7 +88,11 @@ class ScrapeWatch:
                 raise self.error
             return self.finished
 
-        wait_until(check, timeout, 0.2, "the rebuild to be over")
+        try:
+            wait_until(check, timeout, 0.2, "the rebuild to be over")
+        except TimeoutError as exc:
+            logs = "\n".join(log_of(process) for process in watch)
+            raise TimeoutError(f"{exc}; last scrape: {self.last}\n{logs}") from None
 
 
 def _restart_empty(server: ManagedServer, workdir: Path) -> ManagedServer:
