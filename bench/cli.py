@@ -59,6 +59,8 @@ def run_steps(bench: phases.Bench, errors: dict[str, str]) -> None:
             step("ceiling", lambda: phases.ceiling(bench, deployment, produced))
         if bench.wants("worker", "latency", "memory", "scaleout"):
             step("workers", lambda: phases.worker_runs(bench, deployment, produced))
+    if bench.wants("memory"):
+        step("memory", lambda: phases.memory(bench))
     if bench.wants("scrape"):
         step("scrape", lambda: phases.scrape(bench))
 

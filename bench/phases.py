@@ -8,7 +8,9 @@
 5. Run 2: one worker, and run 3: two workers (the second joining once the first has begun), each from a
    fresh group over everything produced in 1 and 4; events per worker CPU-second of 3 against 2, and run
    3's counters and figures must equal run 1's.
-6. Scrape: N-queue states applied with the worker's code, one exporter each, timed GETs.
+6. Memory: a worker of its own gets the first memory checkpoint's events, then the rest; its RSS is read at
+   rest after each (bench/memory.py).
+7. Scrape: N-queue states applied with the worker's code, one exporter each, timed GETs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bench import figures
 from bench.ceiling import measure_ceiling
 from bench.latency import LoadPlan, drive
 from bench.load import load_events
+from bench.memory import measure_memory
 from bench.probes import Poller
 from bench.scrape import populate, summarize, time_scrapes
 from bench.sizes import Size
@@ -110,6 +113,11 @@ def worker_runs(bench: Bench, deployment: Deployment, produced: Produced) -> Non
         runner.stop()
     if bench.wants("scaleout"):
         scaleout(bench, runner, final)
+
+
+def memory(bench: Bench) -> None:
+    """RSS at rest after the memory checkpoints, with a worker of its own (bench/memory.py)."""
+    bench.measurements["memory"] = measure_memory(bench.stack, bench.size, bench.say).as_json()
 
 
 def latency(bench: Bench, deployment: Deployment, worker: Watched) -> int:

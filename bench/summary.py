@@ -26,7 +26,7 @@ def summarize(measurements: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if ceiling and worker:
         values["worker_to_ceiling"] = worker["events_per_second"] / ceiling
     values.update(_latency(measurements.get("latency")))
-    values.update(_memory(worker))
+    values.update(_memory(measurements.get("memory"), worker))
     values.update(_scrape(measurements.get("scrape")))
     values.update(_scaleout(measurements.get("scaleout")))
     return {name: _entry(name, value) for name, value in values.items()}
@@ -45,14 +45,23 @@ def _latency(latency: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _memory(worker: dict[str, Any] | None) -> dict[str, Any]:
-    if not worker or len(worker["rss_bytes"]) < 2:
-        return {}
-    (low, low_rss), (high, high_rss) = sorted(((int(k), v) for k, v in worker["rss_bytes"].items()))[:2]
+def _memory(at_rest: dict[str, Any] | None, worker: dict[str, Any] | None) -> dict[str, Any]:
+    """The target is judged at rest (bench/memory.py); run 1's readings, taken while the worker is busy with
+    batches in flight, are shown too as ``memory_busy_*``."""
+    values = {}
+    if at_rest and len(at_rest["rss_bytes"]) >= 2:
+        values.update(_growth(at_rest["rss_bytes"], "memory"))
+    if worker and len(worker["rss_bytes"]) >= 2:
+        values.update(_growth(worker["rss_bytes"], "memory_busy"))
+    return values
+
+
+def _growth(rss_bytes: dict[str, int], name: str) -> dict[str, Any]:
+    (low, low_rss), (high, high_rss) = sorted((int(k), v) for k, v in rss_bytes.items())[:2]
     return {
-        f"memory_rss_mb_after_{low}": low_rss / 2**20,
-        f"memory_rss_mb_after_{high}": high_rss / 2**20,
-        "memory_growth": (high_rss - low_rss) / low_rss,
+        f"{name}_rss_mb_after_{low}": low_rss / 2**20,
+        f"{name}_rss_mb_after_{high}": high_rss / 2**20,
+        f"{name}_growth": (high_rss - low_rss) / low_rss,
     }
 
 

@@ -71,6 +71,11 @@ class Settings(SecuritySettings):
         description="glibc: allocations this big or bigger are mmapped and returned when freed, so RSS stays flat "
         "(0: glibc's sliding default)",
     )
+    malloc_trim_when_idle: bool = Field(
+        True,
+        description="glibc: the worker gives its heap's free pages back to the OS (malloc_trim) each time it goes "
+        "idle, so an idle worker's RSS is what it holds, not what its busiest batch needed",
+    )
     gc_gen0_threshold: int = Field(
         50_000,
         ge=0,

@@ -7,6 +7,7 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callpulse.malloc_tuning import heap_trimmer
 from callpulse.settings import Settings
 from exporters.access import BasicAuth, server_tls_context
 from exporters.collector import CallpulseCollector
@@ -76,6 +77,7 @@ def worker_app(settings: Settings) -> Any:
         broker_credentials=KafkaSecurity.from_settings(settings).faust_credentials(),
         redis_options=redis_options(settings),
         dead_letter_personal_data=settings.dead_letter_personal_data,
+        on_idle=heap_trimmer() if settings.malloc_trim_when_idle else None,
     )
 
 

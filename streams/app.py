@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import Any
 
@@ -18,6 +19,7 @@ from processors.figures import KpiPolicy
 from streams import dead_letter
 from streams.applier import BatchApplier, group_by_partition
 from streams.fetch_wait import use_fetch_wait
+from streams.idle import IdleNotice
 from streams.recovery import Recovery
 from streams.recovery_kafka import FaustConsumer
 from streams.redis_keys import Stream
@@ -25,6 +27,7 @@ from streams.store import PartitionStore, bucket_ttl_seconds
 
 log = logging.getLogger(__name__)
 RECOVERY_CHECK_SECONDS = 2.0
+IDLE_CHECK_SECONDS = 0.5
 
 
 def create_app(
@@ -52,10 +55,12 @@ def create_app(
     broker_credentials: Any = None,
     redis_options: dict[str, Any] | None = None,
     dead_letter_personal_data: bool = False,
+    on_idle: Callable[[], object] | None = None,
 ) -> faust.App:
     """Build the worker app; nothing connects until the Faust worker starts it.
 
-    ``broker_credentials``: Faust SASL/SSL credentials; ``redis_options``: Redis AUTH/TLS keyword arguments."""
+    ``broker_credentials``: Faust SASL/SSL credentials; ``redis_options``: Redis AUTH/TLS keyword arguments;
+    ``on_idle``: called once each time the worker goes quiet (no batch for ``IDLE_CHECK_SECONDS``)."""
     app = faust.App(
         app_id,
         broker=broker_url,
@@ -122,12 +127,22 @@ def create_app(
         store, policy, send_dead_letters, send_forwards=send_forwards, recovery=recovery, max_bytes=batch_max_bytes
     )
     streams_by_topic = {topic.get_topic_name(): stream for stream, topic in topics.items()}
+    if on_idle is not None:
+        idle = IdleNotice(on_idle)
+
+        async def check_idle() -> None:
+            idle.check(applier.batches_applied)
+
+        app.timer(IDLE_CHECK_SECONDS)(check_idle)
 
     def make_agent(stream: Stream) -> Any:
         async def consume(events_stream: faust.StreamT[bytes]) -> None:
             assert isinstance(events_stream, faust.Stream)  # StreamT does not declare take_events
             async for events in events_stream.take_events(batch_max_records, within=batch_within_seconds):
                 await applier.apply(stream, group_by_partition(events))
+                # the batch's records (up to ``batch_max_records`` of up to 1 MiB each) are not kept while the
+                # next batch is awaited: an idle worker held its last batch, ~15 MB in the benchmark
+                del events
 
         consume.__name__ = f"apply_{stream}"
         return app.agent(topics[stream], name=f"callpulse.apply_{stream}")(consume)

@@ -58,6 +58,7 @@ class BatchApplier:
         self.retry_max_seconds = retry_max_seconds
         self.clock = clock  # epoch seconds: events too far ahead of it are rejected
         self.recovery = recovery
+        self.batches_applied = 0  # calls of ``apply`` that returned (see ``streams.idle``)
         self._processors: dict[tuple[Stream, int], Processor] = {}
 
     def forget(self, stream: Stream, partition: int) -> None:
@@ -73,13 +74,14 @@ class BatchApplier:
         if len(batches) == 1:
             [(partition, records)] = batches.items()
             await self._apply_chunks(stream, partition, records)
-            return
-        try:
-            async with asyncio.TaskGroup() as group:  # a failure cancels the other partitions' tasks
-                for partition, records in sorted(batches.items()):
-                    group.create_task(self._apply_chunks(stream, partition, records))
-        except* Exception as failures:  # noqa: BLE001 - re-raised, unwrapped from the group
-            raise failures.exceptions[0] from None  # what one partition alone would have raised
+        else:
+            try:
+                async with asyncio.TaskGroup() as group:  # a failure cancels the other partitions' tasks
+                    for partition, records in sorted(batches.items()):
+                        group.create_task(self._apply_chunks(stream, partition, records))
+            except* Exception as failures:  # noqa: BLE001 - re-raised, unwrapped from the group
+                raise failures.exceptions[0] from None  # what one partition alone would have raised
+        self.batches_applied += 1
 
     async def _apply_chunks(self, stream: Stream, partition: int, records: list[Record]) -> None:
         for chunk in chunks(records, self.max_bytes):

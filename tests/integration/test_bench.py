@@ -67,6 +67,18 @@ def test_the_worker_applies_exactly_what_was_produced(results: dict[str, Any]) -
         assert 1 <= len(samples) <= 11 and rss == int(statistics.median(samples))
 
 
+def test_memory_is_read_at_rest_after_each_checkpoint(results: dict[str, Any]) -> None:
+    memory, summary = results["measurements"]["memory"], results["summary"]
+    checkpoints = sorted(int(k) for k in memory["rss_bytes"])
+    assert len(checkpoints) == 2 and 1000 <= checkpoints[0] < checkpoints[1] == 5000  # whole simulated minutes
+    for checkpoint, rss in memory["rss_bytes"].items():
+        samples = memory["rss_samples"][checkpoint]
+        assert len(samples) == 11 and rss == int(statistics.median(samples)) and rss > 10 * 2**20
+    low, high = (memory["rss_bytes"][str(k)] for k in checkpoints)
+    assert summary["memory_growth"]["value"] == pytest.approx((high - low) / low)
+    assert "memory_busy_growth" in summary  # run 1's readings, shown without a target
+
+
 def test_every_probe_has_a_latency(results: dict[str, Any]) -> None:
     latency = results["measurements"]["latency"]
     assert latency["load_events"] == 15_000 and latency["probes"] > 10
