@@ -41,18 +41,20 @@ class BatchChanges:
     element_index: int | None = None  # position in the batch record being applied (set by the batch loop)
 
     def add_sums(self, before: dict[BucketKey, int], after: dict[BucketKey, int]) -> None:
-        """Add ``after - before`` to the batch's sums."""
+        """Add ``after - before`` to the batch's sums (keys whose difference is 0 are left alone)."""
         sums = self.sums
         if not before:  # a new leg or timeline, a standalone event: the usual case
             for key, value in after.items():
                 if value:
                     sums[key] = sums.get(key, 0) + value
             return
-        for key, value in after.items():
+        # A changed leg or timeline keeps most of its (key, value) pairs: the set differences (in C) leave
+        # only the pairs that changed, so the Python loops below touch only those.
+        for key, value in after.items() - before.items():
             delta = value - before.get(key, 0)
             if delta:
                 sums[key] = sums.get(key, 0) + delta
-        for key, value in before.items():
+        for key, value in before.items() - after.items():
             if value and key not in after:
                 sums[key] = sums.get(key, 0) - value
 
