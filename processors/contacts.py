@@ -13,6 +13,7 @@ from typing import Any
 
 from processors.events import ContactEvent, ContactEventType, QueueRef, Rejection, RejectReason
 from processors.figures import BucketKey, Figure, KpiPolicy, MaxFigure, agent_key
+from processors.windows import bucket_start
 
 _T = ContactEventType
 _SINGLE = {
@@ -375,7 +376,7 @@ def contributions(leg: ContactLeg, policy: KpiPolicy) -> tuple[dict[BucketKey, i
 
 def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[BucketKey, int]:
     """What a resolution or a survey adds: it needs nothing but itself (it may come days after the contact)."""
-    bucket = event.time_ms - event.time_ms % policy.bucket_ms  # bucket_start, inlined
+    bucket = bucket_start(event.time_ms, policy.bucket_ms)
     qid = event.where.qid
     values: list[tuple[str, int]] = []  # (figure, value); zeros are dropped below
     if event.type is _T.RESOLVED and event.opened_ms is not None:
