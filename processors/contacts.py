@@ -378,36 +378,26 @@ def standalone_contributions(event: ContactEvent, policy: KpiPolicy) -> dict[Buc
     """What a resolution or a survey adds: it needs nothing but itself (it may come days after the contact)."""
     bucket = bucket_start(event.time_ms, policy.bucket_ms)
     qid = event.where.qid
-    values: list[tuple[str, int]] = []  # (figure, value); zeros are dropped below
+    values: list[tuple[Figure, int]] = []  # zeros are dropped below
     if event.type is _T.RESOLVED and event.opened_ms is not None:
-        values = [(_RESOLVED, 1), (_RESOLUTION_MS, event.time_ms - event.opened_ms)]
+        values = [(Figure.RESOLVED, 1), (Figure.RESOLUTION_MS, event.time_ms - event.opened_ms)]
     elif event.type is _T.SURVEY and event.survey is not None:
         survey = event.survey
         if survey.csat is not None:
-            values += ((_CSAT_RESPONSES, 1), (_CSAT_SATISFIED, int(survey.csat >= 4)), (_CSAT_SCORE_SUM, survey.csat))
+            values += (
+                (Figure.CSAT_RESPONSES, 1),
+                (Figure.CSAT_SATISFIED, int(survey.csat >= 4)),
+                (Figure.CSAT_SCORE_SUM, survey.csat),
+            )
         if survey.nps is not None:
             values += (
-                (_NPS_RESPONSES, 1),
-                (_NPS_PROMOTERS, int(survey.nps >= 9)),
-                (_NPS_DETRACTORS, int(survey.nps <= 6)),
+                (Figure.NPS_RESPONSES, 1),
+                (Figure.NPS_PROMOTERS, int(survey.nps >= 9)),
+                (Figure.NPS_DETRACTORS, int(survey.nps <= 6)),
             )
         if survey.ces is not None:
-            values += ((_CES_RESPONSES, 1), (_CES_SCORE_SUM, survey.ces))
-    return {(bucket, qid, figure): value for figure, value in values if value}
-
-
-_RESOLVED, _RESOLUTION_MS = _F[Figure.RESOLVED], _F[Figure.RESOLUTION_MS]
-_CSAT_RESPONSES, _CSAT_SATISFIED, _CSAT_SCORE_SUM = (
-    _F[Figure.CSAT_RESPONSES],
-    _F[Figure.CSAT_SATISFIED],
-    _F[Figure.CSAT_SCORE_SUM],
-)
-_NPS_RESPONSES, _NPS_PROMOTERS, _NPS_DETRACTORS = (
-    _F[Figure.NPS_RESPONSES],
-    _F[Figure.NPS_PROMOTERS],
-    _F[Figure.NPS_DETRACTORS],
-)
-_CES_RESPONSES, _CES_SCORE_SUM = _F[Figure.CES_RESPONSES], _F[Figure.CES_SCORE_SUM]
+            values += ((Figure.CES_RESPONSES, 1), (Figure.CES_SCORE_SUM, survey.ces))
+    return {(bucket, qid, _F[figure]): value for figure, value in values if value}
 
 
 STANDALONE = frozenset({_T.RESOLVED, _T.SURVEY})
