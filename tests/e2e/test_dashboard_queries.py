@@ -13,6 +13,7 @@ import pytest
 
 from callpulse.dashboards import panel_queries
 from callpulse.embedded import wait_until
+from callpulse.settings import load_settings
 from callpulse.simulator import DEFAULT_PROFILE, TrafficModel
 from fixtures.pipeline import ROOT, Pipeline, produce
 from fixtures.prometheus import get_json, start_prometheus
@@ -20,6 +21,17 @@ from fixtures.prometheus import get_json, start_prometheus
 pytestmark = pytest.mark.e2e
 
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
+INTERVAL_LEFT_SECONDS = 150
+"""The "per interval" panels show the current report interval: the test starts only with this much of it left
+(it takes well under a minute), else a run across the boundary queries an interval no traffic reached."""
+
+
+def _wait_for_interval_time(needed_seconds: float) -> None:
+    """Block until the current report interval (UTC, as the pipeline's) has ``needed_seconds`` left."""
+    length = load_settings().interval_minutes * 60
+    left = length - time.time() % length
+    if left < needed_seconds:
+        time.sleep(left + 1)  # a wall-clock boundary, not a server: there is nothing to poll
 
 
 def _instant(prometheus_url: str, expr: str) -> list[object]:
@@ -32,6 +44,7 @@ def _instant(prometheus_url: str, expr: str) -> list[object]:
 def test_every_panel_query_returns_data(pipeline: Pipeline, tmp_path: Path) -> None:
     assert DASHBOARDS, "no generated dashboards"
     pipeline.extra_env.update({"CALLPULSE_PER_AGENT_METRICS": "true", "CALLPULSE_CUSTOMER_ID_SALT": "e2e"})
+    _wait_for_interval_time(INTERVAL_LEFT_SECONDS)
     now_ms = int(time.time() * 1000)
     # 35 minutes of history: the previous report interval and the current one both have traffic
     events = TrafficModel.warm_started(5, now_ms, 35 * 60, DEFAULT_PROFILE).advance_to(now_ms)
